@@ -1,0 +1,295 @@
+/*
+ * admind.c - pop3-admind: the administration side of the state file.
+ *
+ * This file holds the offline half: creating and migrating the state file,
+ * importing users, setting a setting and printing the metrics, each run
+ * once from the command line.  The long-lived UDP service is not built yet.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include "auth.h"
+#include "config.h"
+#include "state.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_INPUT = 1,    /* a bad users file or setting value */
+	EXIT_USAGE = 100,
+	EXIT_TEMP = 111,   /* the state file could not be opened or written */
+};
+
+struct options {
+	const char *state;
+	const char *maildir_root;
+	const char *import;
+	const char *scheme;
+	const char *set;
+	bool init;
+	bool metrics;
+};
+
+static const struct { const char *name, *prefix; } schemes[] = {
+	{ "yescrypt", "$y$" }, { "sha512crypt", "$6$" }, { "sha256crypt", "$5$" },
+	{ "bcrypt", "$2b$" },
+};
+
+static void usage(FILE *to)
+{
+	(void)fprintf(to,
+		"Usage: pop3-admind --state PATH --init --maildir-root DIR [--import-users FILE] [--scheme NAME]\n"
+		"       pop3-admind --state PATH --import-users FILE [--scheme NAME]\n"
+		"       pop3-admind --state PATH --set NAME=VALUE\n"
+		"       pop3-admind --state PATH --metrics\n\n"
+		"Create, migrate and administer the POP3 state file (default $POP3_STATE, else %s).\n\n"
+		"  --init               create the state file or migrate it to this version's schema\n"
+		"  --maildir-root DIR   where <DIR>/<user> maildirs live (with --init)\n"
+		"  --import-users FILE  add or update users from lines \"name:secret\"; secret is a\n"
+		"                       crypt(3) hash, or a plaintext password hashed here\n"
+		"  --scheme NAME        hash scheme for plaintext passwords: yescrypt (default),\n"
+		"                       sha512crypt, sha256crypt or bcrypt\n"
+		"  --set NAME=VALUE     store a setting: maildir_root, idle_timeout, auth_delay_ms,\n"
+		"                       log_level\n"
+		"  --metrics            print the metrics as name=value lines\n\n"
+		"The long-lived UDP administration service is not available yet.\n"
+		"Exit status: 0 done, 1 bad input, 100 usage, 111 state file failure.\n",
+		STATE_DEFAULT_PATH);
+}
+
+static const char *scheme_prefix(const char *name)
+{
+	for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+		if (strcmp(name, schemes[i].name) == 0)
+			return schemes[i].prefix;
+	return NULL;
+}
+
+static int fail_state(struct state *st, const char *what)
+{
+	(void)fprintf(stderr, "pop3-admind: %s: %s\n", what, st->err);
+	state_close(st);
+	return EXIT_TEMP;
+}
+
+/* The hash unknown users are checked against, made once per state file. */
+static bool ensure_dummy_hash(struct state *st, const char *prefix)
+{
+	unsigned char rnd[16];
+	char pw[33], hash[CONFIG_HASH_MAX];
+	bool exists;
+
+	if (!state_setting_exists(st, "dummy_hash", &exists))
+		return false;
+	if (exists)
+		return true;
+	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+		return false;
+	for (size_t i = 0; i < sizeof rnd; i++)
+		(void)snprintf(pw + 2 * i, 3, "%02x", rnd[i]);
+	if (!auth_hash(prefix, pw, hash, sizeof hash))
+		return false;
+	explicit_bzero(pw, sizeof pw);
+	return state_setting_put(st, "dummy_hash", hash);
+}
+
+static int set_setting(struct state *st, const char *name, const char *value)
+{
+	struct config scratch;
+	const char *why;
+
+	config_defaults(&scratch);
+	if (strcmp(name, "dummy_hash") == 0 || !config_set(&scratch, name, value, &why)) {
+		(void)fprintf(stderr, "pop3-admind: %s: %s\n", name,
+			      strcmp(name, "dummy_hash") == 0 ? "is managed by --init" : why);
+		return EXIT_INPUT;
+	}
+	if (!state_setting_put(st, name, value))
+		return fail_state(st, "cannot store setting");
+	return EXIT_OK;
+}
+
+/* One "name:secret" line; returns an error text or NULL. */
+static const char *import_line(struct state *st, char *line, const char *prefix)
+{
+	char hash[CONFIG_HASH_MAX];
+	char *colon = strchr(line, ':');
+	const char *secret;
+
+	if (!colon)
+		return "expected name:secret";
+	*colon = '\0';
+	secret = colon + 1;
+	if (!auth_valid_username(line))
+		return "invalid user name (letters, digits and ._@+- only)";
+	if (*secret == '\0')
+		return "empty secret";
+	if (secret[0] == '$') {
+		if (!auth_is_hash(secret) || strlen(secret) >= sizeof hash)
+			return "not a crypt(3) hash this system can check";
+		memcpy(hash, secret, strlen(secret) + 1);
+	} else if (!auth_hash(prefix, secret, hash, sizeof hash)) {
+		return "cannot hash the password";
+	}
+	explicit_bzero(colon + 1, strlen(colon + 1));
+	if (!state_user_put_hash(st, line, hash))
+		return st->err;
+	return NULL;
+}
+
+static int import_users(struct state *st, const char *path, const char *prefix)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0, lineno = 0, users = 0;
+	ssize_t n;
+	int rc = EXIT_OK;
+
+	if (!f) {
+		(void)fprintf(stderr, "pop3-admind: %s: %s\n", path, strerror(errno));
+		return EXIT_INPUT;
+	}
+	if (!state_begin(st)) {
+		(void)fclose(f);
+		return fail_state(st, "cannot start transaction");
+	}
+	while ((n = getline(&line, &cap, f)) != -1) {
+		lineno++;
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		if (n == 0 || line[0] == '#')
+			continue;
+		const char *err = import_line(st, line, prefix);
+		if (err) {
+			(void)fprintf(stderr, "pop3-admind: %s:%zu: %s\n", path, lineno, err);
+			rc = EXIT_INPUT;
+			break;
+		}
+		users++;
+	}
+	if (rc == EXIT_OK && ferror(f)) {
+		(void)fprintf(stderr, "pop3-admind: %s: read error\n", path);
+		rc = EXIT_INPUT;
+	}
+	if (line)
+		explicit_bzero(line, cap);
+	free(line);
+	(void)fclose(f);
+	if (rc != EXIT_OK) {
+		state_rollback(st);
+		(void)fprintf(stderr, "pop3-admind: nothing imported\n");
+		return rc;
+	}
+	if (!state_commit(st))
+		return fail_state(st, "cannot commit");
+	(void)printf("imported %zu users\n", users);
+	return EXIT_OK;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "init", no_argument, NULL, 'i' },
+		{ "maildir-root", required_argument, NULL, 'm' },
+		{ "import-users", required_argument, NULL, 'u' },
+		{ "scheme", required_argument, NULL, 'c' },
+		{ "set", required_argument, NULL, 'e' },
+		{ "metrics", no_argument, NULL, 'M' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': o->state = optarg; break;
+		case 'i': o->init = true; break;
+		case 'm': o->maildir_root = optarg; break;
+		case 'u': o->import = optarg; break;
+		case 'c': o->scheme = optarg; break;
+		case 'e': o->set = optarg; break;
+		case 'M': o->metrics = true; break;
+		case 'h': usage(stdout); exit(EXIT_OK);
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return EXIT_USAGE;
+	if (o->init && !o->maildir_root) {
+		(void)fprintf(stderr, "pop3-admind: --init needs --maildir-root\n");
+		return EXIT_USAGE;
+	}
+	if (!o->init && !o->import && !o->set && !o->metrics) {
+		(void)fprintf(stderr, "pop3-admind: the UDP service is not available yet;"
+				      " use --init, --import-users, --set or --metrics\n");
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+static int run(struct state *st, const struct options *o, const char *prefix)
+{
+	int rc;
+
+	if (o->init) {
+		if (!state_migrate(st))
+			return fail_state(st, "cannot create or migrate the schema");
+		rc = set_setting(st, "maildir_root", o->maildir_root);
+		if (rc != EXIT_OK)
+			return rc;
+		if (!ensure_dummy_hash(st, prefix))
+			return fail_state(st, "cannot create the dummy hash");
+	}
+	if (o->import && (rc = import_users(st, o->import, prefix)) != EXIT_OK)
+		return rc;
+	if (o->set) {
+		char name[64];
+		const char *eq = strchr(o->set, '=');
+		if (!eq || (size_t)(eq - o->set) >= sizeof name) {
+			(void)fprintf(stderr, "pop3-admind: --set takes NAME=VALUE\n");
+			return EXIT_USAGE;
+		}
+		memcpy(name, o->set, (size_t)(eq - o->set));
+		name[eq - o->set] = '\0';
+		if ((rc = set_setting(st, name, eq + 1)) != EXIT_OK)
+			return rc;
+	}
+	if (o->metrics) {
+		(void)state_reap(st);
+		if (!state_metrics_write(st, stdout))
+			return fail_state(st, "cannot read metrics");
+	}
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	struct state st;
+	const char *prefix;
+	int rc = parse_options(argc, argv, &o);
+
+	if (rc != EXIT_OK) {
+		usage(stderr);
+		return rc;
+	}
+	prefix = scheme_prefix(o.scheme ? o.scheme : "yescrypt");
+	if (!prefix) {
+		(void)fprintf(stderr, "pop3-admind: unknown scheme %s\n", o.scheme);
+		return EXIT_USAGE;
+	}
+	/* the state file holds password hashes: nobody else may read it */
+	(void)umask(077);
+	if (!state_open(&st, state_path(o.state), o.init))
+		return fail_state(&st, "cannot open state file");
+	rc = run(&st, &o, prefix);
+	state_close(&st);
+	if (rc == EXIT_OK && fflush(stdout) != 0)
+		rc = EXIT_TEMP;
+	return rc;
+}

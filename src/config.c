@@ -1,0 +1,101 @@
+/*
+ * config.c - defaults and validation of every setting.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "params.h"
+
+/* sha512crypt of a random string nobody knows: the pre-init fallback. */
+#define DUMMY_HASH_DEFAULT \
+	"$6$fWWHWn9kqO0fnc2v$P4DnAcZRqAnGeAI4UcQtYTN.Sw9tqA8Jnx7bDSNOtDoRH5pZD9N2q2VsqDYqy1hDFrTjRUSe8iFxLSbO0FKNl/"
+
+const char *const config_names[] = {
+	"maildir_root", "idle_timeout", "auth_delay_ms", "log_level", "dummy_hash", NULL,
+};
+
+void config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof *c);
+	memcpy(c->maildir_root, "/var/mail/pop3", sizeof "/var/mail/pop3");
+	c->idle_timeout = POP3_IDLE_TIMEOUT_DEFAULT;
+	c->auth_delay_ms = POP3_AUTH_DELAY_DEFAULT_MS;
+	c->log_level = LOG_PRIO_INFO;
+	memcpy(c->dummy_hash, DUMMY_HASH_DEFAULT, sizeof DUMMY_HASH_DEFAULT);
+}
+
+/* Strict decimal: digits only, no sign, no spaces, within [lo, hi]. */
+static bool parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+	unsigned long v = 0;
+
+	if (*s == '\0')
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (unsigned long)(*s - '0');
+		if (v > hi)
+			return false;
+	}
+	if (v < lo)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+static bool copy_bounded(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= cap)
+		return false;
+	memcpy(dst, src, n + 1);
+	return true;
+}
+
+bool config_set(struct config *c, const char *name, const char *value, const char **why)
+{
+	if (strcmp(name, "maildir_root") == 0) {
+		if (value[0] != '/') {
+			*why = "maildir_root must be an absolute path";
+			return false;
+		}
+		if (!copy_bounded(c->maildir_root, sizeof c->maildir_root, value)) {
+			*why = "maildir_root is too long";
+			return false;
+		}
+		return true;
+	}
+	if (strcmp(name, "idle_timeout") == 0) {
+		if (!parse_uint(value, 1, 86400, &c->idle_timeout)) {
+			*why = "idle_timeout must be seconds from 1 to 86400";
+			return false;
+		}
+		return true;
+	}
+	if (strcmp(name, "auth_delay_ms") == 0) {
+		if (!parse_uint(value, 0, 60000, &c->auth_delay_ms)) {
+			*why = "auth_delay_ms must be milliseconds from 0 to 60000";
+			return false;
+		}
+		return true;
+	}
+	if (strcmp(name, "log_level") == 0) {
+		if (!log_parse_level(value, &c->log_level)) {
+			*why = "log_level must be err, warning, info or debug";
+			return false;
+		}
+		return true;
+	}
+	if (strcmp(name, "dummy_hash") == 0) {
+		if (value[0] != '$' || !copy_bounded(c->dummy_hash, sizeof c->dummy_hash, value)) {
+			*why = "dummy_hash must be a crypt(3) hash";
+			return false;
+		}
+		return true;
+	}
+	*why = "unknown setting";
+	return false;
+}

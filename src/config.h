@@ -1,0 +1,41 @@
+/*
+ * config.h - the settings a session runs with, and their validation.
+ *
+ * Each setting has a built-in default, may be stored in the state file's
+ * settings table (changed live, read by every new session), and may be
+ * overridden on pop3-session's command line.  Precedence: command line,
+ * then state file, then default.  config_set() is the one validator, used
+ * by the session when it reads the table and by the admin tools before
+ * they write it.
+ */
+#ifndef POP3_CONFIG_H
+#define POP3_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log.h"
+
+#define CONFIG_PATH_MAX 1024
+#define CONFIG_HASH_MAX 256
+
+struct config {
+	char maildir_root[CONFIG_PATH_MAX];
+	unsigned idle_timeout;      /* seconds */
+	unsigned auth_delay_ms;     /* wait before answering a failed login */
+	enum log_prio log_level;
+	char dummy_hash[CONFIG_HASH_MAX]; /* what unknown users are checked against */
+};
+
+void config_defaults(struct config *c);
+
+/*
+ * Set one named setting from its text form.  Returns false with a reason
+ * in *why (a static string) when the name is unknown or the value invalid.
+ */
+bool config_set(struct config *c, const char *name, const char *value, const char **why);
+
+/* Names of all settings, NULL-terminated, for listings and --help. */
+extern const char *const config_names[];
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * log.h - the one place diagnostics leave the process.
+ *
+ * stderr is classified once by log_init(): the journal or a pipe gets
+ * sd-daemon(3) "<N>" priority prefixes, a file or terminal gets plain lines,
+ * and a stderr that is the client's own socket (classic inetd) is never
+ * written: those lines go to syslog(3) instead.
+ */
+#ifndef POP3_LOG_H
+#define POP3_LOG_H
+
+#include <stdbool.h>
+
+/* syslog(3) priorities, the same numbers sd-daemon(3) prefixes use. */
+enum log_prio { LOG_PRIO_ERR = 3, LOG_PRIO_WARNING = 4, LOG_PRIO_INFO = 6, LOG_PRIO_DEBUG = 7 };
+
+void log_init(const char *ident);
+void log_set_level(enum log_prio max);
+bool log_parse_level(const char *s, enum log_prio *out);
+
+void log_msg(enum log_prio prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_err(...)  log_msg(LOG_PRIO_ERR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_PRIO_WARNING, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_PRIO_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_PRIO_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * proto.h - the POP3 state machine (RFC 1939, 2449, 3206, 5034).
+ */
+#ifndef POP3_PROTO_H
+#define POP3_PROTO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "iobuf.h"
+#include "maildrop.h"
+#include "params.h"
+#include "state.h"
+
+enum phase { PHASE_AUTHORIZATION, PHASE_TRANSACTION, PHASE_UPDATE };
+
+/* Why a session ended, for the log line and the exit status. */
+enum outcome {
+	OUT_NONE,         /* still running */
+	OUT_QUIT,         /* QUIT; in TRANSACTION, the UPDATE state succeeded */
+	OUT_QUIT_PARTIAL, /* QUIT, but some marked messages could not be removed */
+	OUT_DISCONNECT,   /* the client went away without QUIT */
+	OUT_TIMEOUT,      /* autologout */
+	OUT_AUTH_LIMIT,   /* too many failed logins */
+	OUT_WRITE_ERROR,  /* the client stopped reading or the connection broke */
+	OUT_SERVER_ERROR, /* a message became unreadable mid-RETR */
+};
+
+struct session {
+	struct iobuf io;
+	struct config cfg;
+	struct state state;
+	bool state_ok;          /* the state file is open and usable */
+	struct maildrop md;
+	enum phase phase;
+	enum outcome outcome;
+	char user[POP3_USER_MAX + 1];   /* from USER, or the logged-in name */
+	bool have_user;
+	bool logged_in;
+	unsigned auth_failures;
+	struct state_delta delta;
+	uint64_t retr_octets;   /* message octets sent by RETR/TOP */
+	char peer[64];
+};
+
+/* Greeting, then commands until the session ends; sets s->outcome. */
+void proto_run(struct session *s);
+
+const char *proto_outcome_name(enum outcome o);
+
+#endif

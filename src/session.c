@@ -1,0 +1,268 @@
+/*
+ * session.c - pop3-session: one POP3 session on stdin/stdout.
+ *
+ * Started once per connection by systemd (Accept=yes), inetd, tcpserver or
+ * a shell pipe.  main() prepares the connection, greets the client before
+ * doing anything that can wait, counts the session in the state file,
+ * hands over to the protocol, and writes one log line at the end.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proto.h"
+
+/* Exit statuses, as in every program of this project (see the man pages). */
+enum {
+	EXIT_OK = 0,        /* the client said QUIT */
+	EXIT_CLIENT = 1,    /* the client left, timed out or failed to log in */
+	EXIT_USAGE = 100,   /* bad command line */
+	EXIT_CONFIG = 102,  /* refused to run: root, or an invalid setting */
+	EXIT_TEMP = 111,    /* a server-side failure ended the session */
+};
+
+#define OVERRIDES_MAX 8
+
+struct options {
+	const char *state;
+	struct { const char *name; const char *value; } set[OVERRIDES_MAX];
+	size_t nset;
+};
+
+static void usage(FILE *to)
+{
+	(void)fprintf(to,
+		"Usage: pop3-session [OPTION]...\n"
+		"Serve one POP3 session on standard input and output.\n\n"
+		"  --state PATH        state file (default $POP3_STATE, else %s)\n"
+		"  --maildir-root DIR  maildir root, overriding the state file's setting\n"
+		"  --timeout SECONDS   idle timeout (autologout), default %d\n"
+		"  --auth-delay MS     delay before a failed login is answered, default %d\n"
+		"  --log-level LEVEL   err, warning, info or debug\n"
+		"  --help              this text\n\n"
+		"Exit status: 0 after QUIT, 1 when the client left or failed, 100 usage,\n"
+		"102 refused to run (as root, invalid option value), 111 server failure.\n",
+		STATE_DEFAULT_PATH, POP3_IDLE_TIMEOUT_DEFAULT, POP3_AUTH_DELAY_DEFAULT_MS);
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "maildir-root", required_argument, NULL, 'm' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "auth-delay", required_argument, NULL, 'd' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		const char *name = NULL;
+		switch (c) {
+		case 's': o->state = optarg; continue;
+		case 'm': name = "maildir_root"; break;
+		case 't': name = "idle_timeout"; break;
+		case 'd': name = "auth_delay_ms"; break;
+		case 'l': name = "log_level"; break;
+		case 'h': usage(stdout); exit(EXIT_OK);
+		default: return EXIT_USAGE;
+		}
+		if (o->nset == OVERRIDES_MAX)
+			return EXIT_USAGE;
+		o->set[o->nset].name = name;
+		o->set[o->nset].value = optarg;
+		o->nset++;
+	}
+	return optind == argc ? EXIT_OK : EXIT_USAGE;
+}
+
+/* Command-line values win over the state file: apply them last. */
+static bool apply_overrides(struct config *cfg, const struct options *o)
+{
+	for (size_t i = 0; i < o->nset; i++) {
+		const char *why;
+		if (!config_set(cfg, o->set[i].name, o->set[i].value, &why)) {
+			log_err("invalid option value %s: %s", o->set[i].value, why);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Only printable, space-free octets from the environment reach the log. */
+static bool copy_addr(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n == 0 || n >= cap)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (src[i] <= 0x20 || src[i] >= 0x7f)
+			return false;
+	memcpy(dst, src, n + 1);
+	return true;
+}
+
+static void peer_address(char *buf, size_t cap)
+{
+	static const char *const vars[] = { "REMOTE_ADDR", "TCPREMOTEIP" };
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+
+	for (size_t i = 0; i < 2; i++) {
+		const char *v = getenv(vars[i]);
+		if (v && copy_addr(buf, cap, v))
+			return;
+	}
+	memcpy(buf, "local", sizeof "local");
+	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) != 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+		(void)inet_ntop(AF_INET, &in->sin_addr, buf, (socklen_t)cap);
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			(void)inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], buf, (socklen_t)cap);
+		else
+			(void)inet_ntop(AF_INET6, &in6->sin6_addr, buf, (socklen_t)cap);
+	}
+}
+
+/*
+ * On a TCP connection: no Nagle delay (a multi-line reply written in pieces
+ * would otherwise wait 40 ms for a delayed ACK), and a bound on how long a
+ * write may block on a client that stopped reading.  On a pipe both calls
+ * fail with ENOTSOCK, which is fine.
+ */
+static void tune_socket(unsigned timeout_s)
+{
+	int one = 1;
+	struct timeval tv = { .tv_sec = (time_t)timeout_s, .tv_usec = 0 };
+
+	if (setsockopt(STDOUT_FILENO, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0 &&
+	    errno != ENOTSOCK && errno != EOPNOTSUPP && errno != ENOPROTOOPT)
+		log_debug("TCP_NODELAY: %s", strerror(errno));
+	if (setsockopt(STDOUT_FILENO, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0 &&
+	    errno != ENOTSOCK)
+		log_debug("SO_SNDTIMEO: %s", strerror(errno));
+}
+
+static double elapsed(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &t1) != 0)
+		return 0;
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void count_start(struct session *s, const char *state_file)
+{
+	unsigned bad = 0;
+
+	s->state_ok = state_open(&s->state, state_file, false);
+	if (!s->state_ok) {
+		log_warn("state file unavailable, logins will fail: %s", s->state.err);
+		return;
+	}
+	s->delta.counted_start = state_session_begin(&s->state, getpid(), s->peer, &s->cfg, &bad);
+	if (!s->delta.counted_start)
+		log_warn("cannot count session start: %s", s->state.err);
+	if (bad > 0)
+		log_warn("%u invalid settings in the state file ignored, last: %s", bad, s->state.err);
+}
+
+static void count_end(struct session *s)
+{
+	if (!s->state_ok)
+		return;
+	s->delta.octets = s->io.octets_out;
+	s->delta.user = s->logged_in ? s->user : NULL;
+	s->delta.peer = s->peer;
+	if (!state_session_end(&s->state, getpid(), &s->delta))
+		log_warn("cannot update metrics: %s", s->state.err);
+	state_close(&s->state);
+}
+
+static int exit_status(enum outcome o)
+{
+	switch (o) {
+	case OUT_QUIT:
+		return EXIT_OK;
+	case OUT_QUIT_PARTIAL:
+	case OUT_SERVER_ERROR:
+		return EXIT_TEMP;
+	default:
+		return EXIT_CLIENT;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct session s; /* 18 KiB of buffers: not on the stack */
+	struct options opt = { 0 };
+	struct timespec t0;
+	int rc;
+
+	log_init("pop3-session");
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = parse_options(argc, argv, &opt);
+	if (rc != EXIT_OK) {
+		usage(stderr);
+		return rc;
+	}
+	if (getuid() == 0 || geteuid() == 0) {
+		/* a POP3 session needs no privilege: run it as the mail user */
+		log_err("refusing to run as root; start pop3-session as an unprivileged user");
+		if (write(STDOUT_FILENO, "-ERR [SYS/PERM] Server misconfigured\r\n", 38) != 38)
+			log_debug("cannot tell the client: %s", strerror(errno));
+		return EXIT_CONFIG;
+	}
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		log_warn("cannot ignore SIGPIPE: %s", strerror(errno));
+
+	config_defaults(&s.cfg);
+	if (!apply_overrides(&s.cfg, &opt))
+		return EXIT_CONFIG;
+	log_set_level(s.cfg.log_level);
+	peer_address(s.peer, sizeof s.peer);
+	iobuf_init(&s.io, STDIN_FILENO, STDOUT_FILENO, (int)s.cfg.idle_timeout * 1000);
+	s.md.dirfd = s.md.lockfd = -1;
+
+	/* greet first: the state file work below overlaps the client's reply */
+	if (!iobuf_puts(&s.io, "+OK POP3 server ready\r\n") || !iobuf_flush(&s.io)) {
+		log_info("session end peer=%s user=- outcome=write-error", s.peer);
+		return EXIT_CLIENT;
+	}
+	count_start(&s, state_path(opt.state));
+	(void)apply_overrides(&s.cfg, &opt);
+	log_set_level(s.cfg.log_level);
+	s.io.timeout_ms = (int)s.cfg.idle_timeout * 1000;
+	tune_socket(s.cfg.idle_timeout);
+
+	proto_run(&s);
+
+	maildrop_close(&s.md);
+	count_end(&s);
+	explicit_bzero(s.io.in, sizeof s.io.in);
+	log_info("session end peer=%s user=%s outcome=%s retr=%llu retr_octets=%llu dele=%llu"
+		 " octets=%llu duration=%.3f",
+		 s.peer, s.logged_in ? s.user : "-", proto_outcome_name(s.outcome),
+		 (unsigned long long)s.delta.retrieved, (unsigned long long)s.retr_octets,
+		 (unsigned long long)s.delta.deleted, (unsigned long long)s.io.octets_out,
+		 elapsed(&t0));
+	return exit_status(s.outcome);
+}

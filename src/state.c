@@ -1,0 +1,489 @@
+/*
+ * state.c - the SQLite state file.
+ *
+ * Sessions use synchronous=NORMAL: in WAL mode a commit then costs no
+ * fsync, and what a power cut can lose is the last moments of metrics,
+ * never the database's consistency.  Administrative changes use FULL.
+ */
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "params.h"
+
+/*
+ * Migrations: entry i takes the schema from version i to i + 1.  Never edit
+ * an entry once released; add a new one and bump STATE_SCHEMA_VERSION.
+ */
+static const char *const migrations[STATE_SCHEMA_VERSION] = {
+	/* 0 -> 1 */
+	"CREATE TABLE users ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  hash TEXT NOT NULL,"
+	"  maildir TEXT,"                     /* NULL: <maildir_root>/<name> */
+	"  enabled INTEGER NOT NULL DEFAULT 1,"
+	"  created INTEGER NOT NULL,"
+	"  last_login INTEGER,"
+	"  last_peer TEXT"
+	") WITHOUT ROWID;"
+	"CREATE TABLE settings ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  value TEXT NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE metrics ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  since INTEGER NOT NULL,"
+	"  sessions_total INTEGER NOT NULL DEFAULT 0,"
+	"  logins_ok INTEGER NOT NULL DEFAULT 0,"
+	"  logins_failed INTEGER NOT NULL DEFAULT 0,"
+	"  messages_retrieved INTEGER NOT NULL DEFAULT 0,"
+	"  messages_deleted INTEGER NOT NULL DEFAULT 0,"
+	"  octets_sent INTEGER NOT NULL DEFAULT 0"
+	");"
+	"INSERT INTO metrics (id, since) VALUES (1, CAST(strftime('%s','now') AS INTEGER));"
+	"CREATE TABLE live ("
+	"  pid INTEGER PRIMARY KEY,"
+	"  proc_start INTEGER NOT NULL,"      /* tells a reused pid from ours */
+	"  started INTEGER NOT NULL,"
+	"  peer TEXT NOT NULL"
+	");",
+};
+
+static void set_err(struct state *st, const char *what)
+{
+	(void)snprintf(st->err, sizeof st->err, "%s: %s", what,
+		       st->db ? sqlite3_errmsg(st->db) : "no database");
+}
+
+const char *state_path(const char *flag)
+{
+	const char *env = getenv("POP3_STATE");
+
+	if (flag && *flag)
+		return flag;
+	if (env && *env)
+		return env;
+	return STATE_DEFAULT_PATH;
+}
+
+bool state_open(struct state *st, const char *path, bool create)
+{
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+
+	st->err[0] = '\0';
+	st->db = NULL;
+	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
+		set_err(st, path);
+		state_close(st);
+		return false;
+	}
+	(void)sqlite3_busy_timeout(st->db, POP3_STATE_BUSY_MS);
+	if (sqlite3_exec(st->db, create ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+			 NULL, NULL, NULL) != SQLITE_OK) {
+		set_err(st, path);
+		state_close(st);
+		return false;
+	}
+	return true;
+}
+
+void state_close(struct state *st)
+{
+	if (st->db)
+		(void)sqlite3_close(st->db);
+	st->db = NULL;
+}
+
+static bool exec(struct state *st, const char *sql)
+{
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK)
+		return true;
+	set_err(st, sql);
+	return false;
+}
+
+static sqlite3_stmt *prepare(struct state *st, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		set_err(st, "prepare");
+		return NULL;
+	}
+	return s;
+}
+
+/* Run a statement that returns no rows; finalizes it. */
+static bool run(struct state *st, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc != SQLITE_DONE)
+		set_err(st, "step");
+	(void)sqlite3_finalize(s);
+	return rc == SQLITE_DONE;
+}
+
+static void rollback(struct state *st)
+{
+	(void)sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+uint64_t state_proc_start(pid_t pid)
+{
+	char path[64], buf[1024];
+	ssize_t n;
+	int fd;
+
+	(void)snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* field 2 is "(comm)" and may hold spaces: count fields after its ')' */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	for (int field = 2; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+static bool apply_settings(struct state *st, struct config *cfg, unsigned *bad)
+{
+	sqlite3_stmt *s = prepare(st, "SELECT name, value FROM settings");
+	int rc;
+
+	if (!s)
+		return false;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(s, 0);
+		const char *value = (const char *)sqlite3_column_text(s, 1);
+		const char *why;
+		if (!name || !value || !config_set(cfg, name, value, &why)) {
+			(*bad)++;
+			(void)snprintf(st->err, sizeof st->err, "setting %s: %s",
+				       name ? name : "?", name && value ? why : "NULL");
+		}
+	}
+	(void)sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		set_err(st, "settings");
+	return rc == SQLITE_DONE;
+}
+
+bool state_session_begin(struct state *st, pid_t pid, const char *peer, struct config *cfg,
+			 unsigned *bad)
+{
+	sqlite3_stmt *s;
+
+	*bad = 0;
+	if (!exec(st, "BEGIN IMMEDIATE"))
+		return false;
+	s = prepare(st, "INSERT OR REPLACE INTO live (pid, proc_start, started, peer) VALUES (?1, ?2, ?3, ?4)");
+	if (!s)
+		goto fail;
+	(void)sqlite3_bind_int64(s, 1, (sqlite3_int64)pid);
+	(void)sqlite3_bind_int64(s, 2, (sqlite3_int64)state_proc_start(pid));
+	(void)sqlite3_bind_int64(s, 3, (sqlite3_int64)time(NULL));
+	(void)sqlite3_bind_text(s, 4, peer, -1, SQLITE_STATIC);
+	if (!run(st, s) ||
+	    !exec(st, "UPDATE metrics SET sessions_total = sessions_total + 1 WHERE id = 1") ||
+	    !apply_settings(st, cfg, bad))
+		goto fail;
+	if (exec(st, "COMMIT"))
+		return true;
+fail:
+	rollback(st);
+	return false;
+}
+
+enum state_lookup state_user_get(struct state *st, const char *name, struct state_user *u)
+{
+	sqlite3_stmt *s = prepare(st, "SELECT hash, maildir, enabled FROM users WHERE name = ?1");
+	enum state_lookup res = STATE_ERROR;
+	int rc;
+
+	if (!s)
+		return STATE_ERROR;
+	(void)sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const char *hash = (const char *)sqlite3_column_text(s, 0);
+		const char *md = (const char *)sqlite3_column_text(s, 1);
+		size_t hl = hash ? strlen(hash) : 0, ml = md ? strlen(md) : 0;
+		if (hl < sizeof u->hash && ml < sizeof u->maildir) {
+			memcpy(u->hash, hash ? hash : "", hl + 1);
+			memcpy(u->maildir, md ? md : "", ml + 1);
+			u->enabled = sqlite3_column_int(s, 2) != 0;
+			res = STATE_FOUND;
+		} else {
+			(void)snprintf(st->err, sizeof st->err, "user %s: hash or maildir too long", name);
+		}
+	} else if (rc == SQLITE_DONE) {
+		res = STATE_NOT_FOUND;
+	} else {
+		set_err(st, "user lookup");
+	}
+	(void)sqlite3_finalize(s);
+	return res;
+}
+
+/*
+ * A session killed with SIGKILL leaves its live row behind.  Each ending
+ * session removes up to a few rows whose process no longer exists (one
+ * kill(2) each, so the cost stays bounded); readers that need an exact
+ * count call state_reap() first.
+ */
+static bool reap_some(struct state *st, pid_t self)
+{
+	sqlite3_stmt *s = prepare(st, "SELECT pid FROM live WHERE pid != ?1 ORDER BY started LIMIT 4");
+	pid_t dead[4];
+	size_t n = 0;
+
+	if (!s)
+		return false;
+	(void)sqlite3_bind_int64(s, 1, (sqlite3_int64)self);
+	while (n < 4 && sqlite3_step(s) == SQLITE_ROW) {
+		pid_t pid = (pid_t)sqlite3_column_int64(s, 0);
+		if (kill(pid, 0) != 0 && errno == ESRCH)
+			dead[n++] = pid;
+	}
+	(void)sqlite3_finalize(s);
+	for (size_t i = 0; i < n; i++) {
+		s = prepare(st, "DELETE FROM live WHERE pid = ?1");
+		if (!s)
+			return false;
+		(void)sqlite3_bind_int64(s, 1, (sqlite3_int64)dead[i]);
+		if (!run(st, s))
+			return false;
+	}
+	return true;
+}
+
+bool state_session_end(struct state *st, pid_t pid, const struct state_delta *d)
+{
+	sqlite3_stmt *s;
+
+	if (!exec(st, "BEGIN IMMEDIATE"))
+		return false;
+	s = prepare(st, "DELETE FROM live WHERE pid = ?1");
+	if (!s)
+		goto fail;
+	(void)sqlite3_bind_int64(s, 1, (sqlite3_int64)pid);
+	if (!run(st, s))
+		goto fail;
+	s = prepare(st, "UPDATE metrics SET sessions_total = sessions_total + ?1,"
+			" logins_ok = logins_ok + ?2, logins_failed = logins_failed + ?3,"
+			" messages_retrieved = messages_retrieved + ?4,"
+			" messages_deleted = messages_deleted + ?5, octets_sent = octets_sent + ?6"
+			" WHERE id = 1");
+	if (!s)
+		goto fail;
+	(void)sqlite3_bind_int64(s, 1, d->counted_start ? 0 : 1);
+	(void)sqlite3_bind_int64(s, 2, (sqlite3_int64)d->logins_ok);
+	(void)sqlite3_bind_int64(s, 3, (sqlite3_int64)d->logins_failed);
+	(void)sqlite3_bind_int64(s, 4, (sqlite3_int64)d->retrieved);
+	(void)sqlite3_bind_int64(s, 5, (sqlite3_int64)d->deleted);
+	(void)sqlite3_bind_int64(s, 6, (sqlite3_int64)d->octets);
+	if (!run(st, s))
+		goto fail;
+	if (d->user) {
+		s = prepare(st, "UPDATE users SET last_login = ?1, last_peer = ?2 WHERE name = ?3");
+		if (!s)
+			goto fail;
+		(void)sqlite3_bind_int64(s, 1, (sqlite3_int64)time(NULL));
+		(void)sqlite3_bind_text(s, 2, d->peer, -1, SQLITE_STATIC);
+		(void)sqlite3_bind_text(s, 3, d->user, -1, SQLITE_STATIC);
+		if (!run(st, s))
+			goto fail;
+	}
+	if (!reap_some(st, pid))
+		goto fail;
+	if (exec(st, "COMMIT"))
+		return true;
+fail:
+	rollback(st);
+	return false;
+}
+
+/* ---- administration ---- */
+
+bool state_begin(struct state *st)
+{
+	return exec(st, "BEGIN IMMEDIATE");
+}
+
+bool state_commit(struct state *st)
+{
+	return exec(st, "COMMIT");
+}
+
+void state_rollback(struct state *st)
+{
+	rollback(st);
+}
+
+static bool user_version(struct state *st, int *v)
+{
+	sqlite3_stmt *s = prepare(st, "PRAGMA user_version");
+	bool ok;
+
+	if (!s)
+		return false;
+	ok = sqlite3_step(s) == SQLITE_ROW;
+	if (ok)
+		*v = sqlite3_column_int(s, 0);
+	else
+		set_err(st, "user_version");
+	(void)sqlite3_finalize(s);
+	return ok;
+}
+
+bool state_migrate(struct state *st)
+{
+	int v;
+	char sql[64];
+
+	/* WAL is a property of the file: set once here, every opener gets it */
+	if (!exec(st, "PRAGMA journal_mode=WAL") || !exec(st, "BEGIN IMMEDIATE"))
+		return false;
+	if (!user_version(st, &v))
+		goto fail;
+	if (v > STATE_SCHEMA_VERSION) {
+		(void)snprintf(st->err, sizeof st->err,
+			       "schema version %d is newer than this program's %d", v,
+			       STATE_SCHEMA_VERSION);
+		goto fail;
+	}
+	for (; v < STATE_SCHEMA_VERSION; v++)
+		if (!exec(st, migrations[v]))
+			goto fail;
+	(void)snprintf(sql, sizeof sql, "PRAGMA user_version = %d", STATE_SCHEMA_VERSION);
+	if (exec(st, sql) && exec(st, "COMMIT"))
+		return true;
+fail:
+	rollback(st);
+	return false;
+}
+
+bool state_setting_put(struct state *st, const char *name, const char *value)
+{
+	sqlite3_stmt *s = prepare(st, "INSERT INTO settings (name, value) VALUES (?1, ?2)"
+				      " ON CONFLICT (name) DO UPDATE SET value = excluded.value");
+	if (!s)
+		return false;
+	(void)sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+	return run(st, s);
+}
+
+bool state_setting_exists(struct state *st, const char *name, bool *exists)
+{
+	sqlite3_stmt *s = prepare(st, "SELECT 1 FROM settings WHERE name = ?1");
+	int rc;
+
+	if (!s)
+		return false;
+	(void)sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	(void)sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		set_err(st, "setting lookup");
+		return false;
+	}
+	*exists = rc == SQLITE_ROW;
+	return true;
+}
+
+bool state_user_put_hash(struct state *st, const char *name, const char *hash)
+{
+	sqlite3_stmt *s = prepare(st, "INSERT INTO users (name, hash, created) VALUES (?1, ?2, ?3)"
+				      " ON CONFLICT (name) DO UPDATE SET hash = excluded.hash");
+	if (!s)
+		return false;
+	(void)sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(s, 2, hash, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_int64(s, 3, (sqlite3_int64)time(NULL));
+	return run(st, s);
+}
+
+/* Remove every live row whose process is gone or is another process now. */
+size_t state_reap(struct state *st)
+{
+	sqlite3_stmt *s = prepare(st, "SELECT pid, proc_start FROM live");
+	sqlite3_stmt *del;
+	size_t reaped = 0;
+
+	if (!s)
+		return 0;
+	del = prepare(st, "DELETE FROM live WHERE pid = ?1");
+	if (!del) {
+		(void)sqlite3_finalize(s);
+		return 0;
+	}
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		pid_t pid = (pid_t)sqlite3_column_int64(s, 0);
+		uint64_t start = (uint64_t)sqlite3_column_int64(s, 1);
+		bool gone = kill(pid, 0) != 0 && errno == ESRCH;
+		if (!gone && start != 0) {
+			uint64_t now = state_proc_start(pid);
+			gone = now != 0 && now != start;
+		}
+		if (!gone)
+			continue;
+		(void)sqlite3_bind_int64(del, 1, (sqlite3_int64)pid);
+		if (sqlite3_step(del) == SQLITE_DONE)
+			reaped++;
+		(void)sqlite3_reset(del);
+	}
+	(void)sqlite3_finalize(s);
+	(void)sqlite3_finalize(del);
+	return reaped;
+}
+
+bool state_metrics_write(struct state *st, FILE *out)
+{
+	static const char *const cols[] = {
+		"since", "sessions_total", "logins_ok", "logins_failed",
+		"messages_retrieved", "messages_deleted", "octets_sent",
+	};
+	sqlite3_stmt *s = prepare(st, "SELECT since, sessions_total, logins_ok, logins_failed,"
+				      " messages_retrieved, messages_deleted, octets_sent,"
+				      " (SELECT count(*) FROM live) FROM metrics WHERE id = 1");
+	if (!s)
+		return false;
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		set_err(st, "metrics");
+		(void)sqlite3_finalize(s);
+		return false;
+	}
+	for (int i = 0; i < 7; i++)
+		(void)fprintf(out, "%s=%lld\n", cols[i], (long long)sqlite3_column_int64(s, i));
+	(void)fprintf(out, "sessions_now=%lld\n", (long long)sqlite3_column_int64(s, 7));
+	(void)sqlite3_finalize(s);
+
+	s = prepare(st, "SELECT name, last_login, coalesce(last_peer, '') FROM users"
+			" WHERE last_login IS NOT NULL ORDER BY name");
+	if (!s)
+		return false;
+	while (sqlite3_step(s) == SQLITE_ROW)
+		(void)fprintf(out, "last_login user=%s time=%lld peer=%s\n",
+			      (const char *)sqlite3_column_text(s, 0),
+			      (long long)sqlite3_column_int64(s, 1),
+			      (const char *)sqlite3_column_text(s, 2));
+	(void)sqlite3_finalize(s);
+	return true;
+}

@@ -1,0 +1,80 @@
+/*
+ * state.h - the shared state file: users, settings, metrics, live sessions.
+ *
+ * One SQLite database in WAL mode, shared by every session and by
+ * pop3-admind.  Readers never block writers nor each other; a session
+ * writes twice, a short transaction at its start and one at its end.
+ * The schema and its migrations are in state.c.
+ */
+#ifndef POP3_STATE_H
+#define POP3_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "config.h"
+
+#define STATE_DEFAULT_PATH "/var/lib/pop3/state.db"
+#define STATE_SCHEMA_VERSION 1
+
+struct sqlite3;
+
+struct state {
+	struct sqlite3 *db;
+	char err[256]; /* the last error, for the caller to log */
+};
+
+struct state_user {
+	char hash[CONFIG_HASH_MAX];
+	char maildir[CONFIG_PATH_MAX]; /* empty: <maildir_root>/<name> */
+	bool enabled;
+};
+
+/* What one session adds to the metrics when it ends. */
+struct state_delta {
+	bool counted_start;    /* the start transaction already counted the session */
+	uint64_t logins_ok;
+	uint64_t logins_failed;
+	uint64_t retrieved;
+	uint64_t deleted;
+	uint64_t octets;
+	const char *user;      /* logged in as, or NULL */
+	const char *peer;
+};
+
+enum state_lookup { STATE_FOUND, STATE_NOT_FOUND, STATE_ERROR };
+
+/* Resolve the state file's path: flag, then $POP3_STATE, then the default. */
+const char *state_path(const char *flag);
+
+bool state_open(struct state *st, const char *path, bool create);
+void state_close(struct state *st);
+
+/* Session side. */
+/*
+ * Count the session as started and live, and read the settings table into
+ * cfg.  A stored value that fails validation is skipped; *bad counts them
+ * and st->err names the last one.
+ */
+bool state_session_begin(struct state *st, pid_t pid, const char *peer, struct config *cfg,
+			 unsigned *bad);
+enum state_lookup state_user_get(struct state *st, const char *name, struct state_user *u);
+bool state_session_end(struct state *st, pid_t pid, const struct state_delta *d);
+
+/* Administration side. */
+bool state_begin(struct state *st);
+bool state_commit(struct state *st);
+void state_rollback(struct state *st);
+bool state_migrate(struct state *st);
+bool state_setting_put(struct state *st, const char *name, const char *value);
+bool state_setting_exists(struct state *st, const char *name, bool *exists);
+bool state_user_put_hash(struct state *st, const char *name, const char *hash);
+size_t state_reap(struct state *st);
+bool state_metrics_write(struct state *st, FILE *out);
+
+/* This process's start time in clock ticks since boot (/proc/self/stat). */
+uint64_t state_proc_start(pid_t pid);
+
+#endif
