@@ -51,13 +51,16 @@ $(BUILD):
 
 -include $(wildcard $(BUILD)/*.d)
 
+deps-run:
+	@scripts/deps run
+
 deps-build:
 	@scripts/deps build
 
 deps-test:
 	@scripts/deps test
 
-run: deps-build
+run: deps-run
 	$(MAKE) all
 	scripts/run-demo $(BUILD)
 
@@ -72,4 +75,4 @@ bench: deps-test
 clean:
 	rm -rf build run
 
-.PHONY: all run test bench clean deps-build deps-test
+.PHONY: all run test bench clean deps-build deps-run deps-test

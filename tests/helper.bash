@@ -1,0 +1,83 @@
+# tests/helper.bash - shared set-up for the bats suite.
+#
+# Every test gets its own directory $T with a fresh copy of maildir-sample
+# in $T/mail, a state file $T/state.db holding the sample users (passwords
+# in maildir-sample/users) and auth_delay_ms=0, all owned by the user the
+# services run as.  Services started with start_tcp are stopped in teardown.
+
+SESSION=$POP3_BUILD/pop3-session
+ADMIND=$POP3_BUILD/pop3-admind
+TEST_USER=pop3test
+
+# Run a command as the unprivileged service user (directly when not root).
+as_user() {
+	if [ "$(id -u)" -eq 0 ]; then
+		setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --clear-groups -- "$@"
+	else
+		"$@"
+	fi
+}
+
+setup_store() {
+	T=$(mktemp -d /tmp/pop3-test.XXXXXX)
+	chmod 755 "$T"
+	cp -r "$POP3_SRC/maildir-sample" "$T/mail"
+	rm -f "$T/mail/users" "$T/mail/README.md"
+	for u in "$T"/mail/*/; do mkdir -p "$u/tmp"; done
+	"$ADMIND" --state "$T/state.db" --init --maildir-root "$T/mail" \
+		--import-users "$POP3_SRC/maildir-sample/users" --scheme sha512crypt >/dev/null
+	"$ADMIND" --state "$T/state.db" --set auth_delay_ms=0
+	if [ "$(id -u)" -eq 0 ]; then chown -R "$TEST_USER": "$T"; fi
+	SERVER_PIDS=()
+}
+
+teardown_store() {
+	local p
+	for p in "${SERVER_PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+	[ -n "${T:-}" ] && rm -rf "$T"
+}
+
+# pop3 [ARGS...]: one session on stdin/stdout against $T's state file.
+pop3() {
+	as_user "$SESSION" --state "$T/state.db" "$@"
+}
+
+# crlf 'LINE' ...: the lines, each ended with CRLF, for a session's stdin.
+crlf() {
+	printf '%s\r\n' "$@"
+}
+
+# A TCP port nobody listens on now.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_tcp ADDR:PORT... : serve pop3-session with systemd-socket-activate
+# (what pop3.socket with Accept=yes does) and return once it listens.
+start_tcp() {
+	local args=() a fifo="$T/activate.fifo"
+	for a in "$@"; do args+=(-l "$a"); done
+	mkfifo "$fifo"
+	as_user systemd-socket-activate "${args[@]}" --accept --inetd \
+		-E POP3_STATE="$T/state.db" -E ASAN_OPTIONS -E UBSAN_OPTIONS \
+		-- "$SESSION" 2>"$fifo" &
+	SERVER_PIDS+=($!)
+	# readiness: it prints "Listening on ..." once per socket it bound
+	# (bats owns fd 3: let bash pick a free descriptor)
+	local n=0 line rfd
+	exec {rfd}<"$fifo"
+	while [ "$n" -lt "$#" ] && read -r line <&"$rfd"; do
+		case $line in *Listening*) n=$((n + 1)) ;; esac
+	done
+	# keep draining its stderr so it never blocks on a full pipe
+	cat <&"$rfd" >>"$T/activate.log" &
+	SERVER_PIDS+=($!)
+	exec {rfd}<&-
+	[ "$n" -eq "$#" ]
+}
+
+# chat HOST PORT: send stdin over TCP, print everything the server says
+# until it closes the connection.
+chat() {
+	python3 "$POP3_SRC/tests/lib/chat.py" "$@"
+}
