@@ -1,0 +1,167 @@
+/*
+ * flow.c - a minimal closed-loop driver for the "POP3 LIST and RETR" flow:
+ * connect, greeting, USER, PASS, LIST, RETR 1, QUIT, as fast as possible,
+ * from C concurrent client processes for a fixed time.  It checks every
+ * status line and terminator and prints sessions/s and latency percentiles.
+ * (The full Mailstone-style load tool is issue 6; this is what make bench
+ * needs today.)
+ *
+ * usage: flow HOST PORT USER PASS CLIENTS SECONDS
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUCKETS 20000 /* 10 us each: 0 .. 200 ms */
+
+struct result {
+	uint64_t ok, errors;
+	uint32_t hist[BUCKETS];
+};
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Read until buf ends with end (a status line or a multi-line terminator). */
+static int read_until(int fd, char *buf, size_t cap, const char *end)
+{
+	size_t len = 0, el = strlen(end);
+
+	for (;;) {
+		ssize_t n = read(fd, buf + len, cap - len - 1);
+		if (n <= 0)
+			return -1;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (len >= el && memcmp(buf + len - el, end, el) == 0)
+			return strncmp(buf, "+OK", 3) == 0 ? 0 : -1;
+		if (len + 1 >= cap)
+			len = 0; /* long body: keep only the tail window */
+	}
+}
+
+static int one_session(const struct addrinfo *ai, const char *cmds)
+{
+	char buf[65536];
+	int fd = socket(ai->ai_family, SOCK_STREAM, 0), one = 1, rc = -1;
+
+	if (fd < 0)
+		return -1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0)
+		goto out;
+	if (read_until(fd, buf, sizeof buf, "\r\n") != 0)
+		goto out;
+	/* one command at a time, each answered before the next, like the flow */
+	const char *p = cmds;
+	while (*p) {
+		const char *e = strstr(p, "\r\n");
+		size_t n = (size_t)(e - p) + 2;
+		int multi = strncmp(p, "LIST", 4) == 0 || strncmp(p, "RETR", 4) == 0;
+		if (write(fd, p, n) != (ssize_t)n)
+			goto out;
+		if (read_until(fd, buf, sizeof buf, multi ? "\r\n.\r\n" : "\r\n") != 0)
+			goto out;
+		p += n;
+	}
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	char cmds[512];
+
+	if (argc != 7) {
+		fprintf(stderr, "usage: flow HOST PORT USER PASS CLIENTS SECONDS\n");
+		return 100;
+	}
+	int clients = atoi(argv[5]);
+	double secs = atof(argv[6]);
+	if (getaddrinfo(argv[1], argv[2], &hints, &ai) != 0) {
+		fprintf(stderr, "flow: cannot resolve %s\n", argv[1]);
+		return 100;
+	}
+	snprintf(cmds, sizeof cmds, "USER %s\r\nPASS %s\r\nLIST\r\nRETR 1\r\nQUIT\r\n", argv[3], argv[4]);
+
+	int pfd[2];
+	if (pipe(pfd) != 0)
+		return 111;
+	double t0 = now();
+	for (int c = 0; c < clients; c++) {
+		if (fork() == 0) {
+			static struct result r;
+			close(pfd[0]);
+			while (now() - t0 < secs) {
+				double s = now();
+				if (one_session(ai, cmds) == 0) {
+					size_t b = (size_t)((now() - s) * 1e5);
+					r.hist[b < BUCKETS ? b : BUCKETS - 1]++;
+					r.ok++;
+				} else {
+					r.errors++;
+				}
+			}
+			size_t off = 0;
+			while (off < sizeof r) {
+				ssize_t n = write(pfd[1], (char *)&r + off, sizeof r - off);
+				if (n <= 0)
+					_exit(1);
+				off += (size_t)n;
+			}
+			_exit(0);
+		}
+	}
+	close(pfd[1]);
+	static struct result total, one;
+	for (int c = 0; c < clients; c++) {
+		size_t off = 0;
+		while (off < sizeof one) {
+			ssize_t n = read(pfd[0], (char *)&one + off, sizeof one - off);
+			if (n <= 0)
+				break;
+			off += (size_t)n;
+		}
+		total.ok += one.ok;
+		total.errors += one.errors;
+		for (int b = 0; b < BUCKETS; b++)
+			total.hist[b] += one.hist[b];
+	}
+	while (wait(NULL) > 0)
+		;
+	double el = now() - t0;
+	double pct[3] = { 0.5, 0.9, 0.99 }, val[3] = { 0 };
+	for (int k = 0; k < 3; k++) {
+		uint64_t want = (uint64_t)(pct[k] * (double)total.ok), acc = 0;
+		for (int b = 0; b < BUCKETS; b++) {
+			acc += total.hist[b];
+			if (acc > want) {
+				val[k] = (b + 0.5) / 100.0;
+				break;
+			}
+		}
+	}
+	printf("clients=%d sessions=%llu errors=%llu seconds=%.2f rate=%.0f/s p50=%.2fms p90=%.2fms p99=%.2fms\n",
+	       clients, (unsigned long long)total.ok, (unsigned long long)total.errors, el,
+	       (double)total.ok / el, val[0], val[1], val[2]);
+	freeaddrinfo(ai);
+	return total.errors ? 1 : 0;
+}
