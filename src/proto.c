@@ -229,8 +229,10 @@ static enum result login(struct session *s, const char *user, char *pass)
 	enum result r;
 
 	memset(&u, 0, sizeof u);
-	if (valid && s->state_ok)
+	if (valid && s->state_ok) {
 		found = state_user_get(&s->state, user, &u);
+		state_trim(&s->state);
+	}
 	if (found == STATE_ERROR && valid) {
 		explicit_bzero(pass, strlen(pass));
 		log_err("cannot look up user=%s: %s", user,

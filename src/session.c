@@ -183,6 +183,7 @@ static void count_start(struct session *s, const char *state_file)
 		log_warn("cannot count session start: %s", s->state.err);
 	if (bad > 0)
 		log_warn("%u invalid settings in the state file ignored, last: %s", bad, s->state.err);
+	state_trim(&s->state);
 }
 
 static void count_end(struct session *s)

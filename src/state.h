@@ -51,6 +51,8 @@ const char *state_path(const char *flag);
 
 bool state_open(struct state *st, const char *path, bool create);
 void state_close(struct state *st);
+/* Give back the page cache and free heap while the session idles. */
+void state_trim(struct state *st);
 
 /* Session side. */
 /*

@@ -7,6 +7,8 @@
  * needs today.)
  *
  * usage: flow HOST PORT USER PASS CLIENTS SECONDS
+ * USER and PASS may hold one %d: client c (from 1) then uses its own user,
+ * since a maildrop admits one session at a time.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -100,16 +103,21 @@ int main(int argc, char **argv)
 		fprintf(stderr, "flow: cannot resolve %s\n", argv[1]);
 		return 100;
 	}
-	snprintf(cmds, sizeof cmds, "USER %s\r\nPASS %s\r\nLIST\r\nRETR 1\r\nQUIT\r\n", argv[3], argv[4]);
 
-	int pfd[2];
-	if (pipe(pfd) != 0)
+	/* one result slot per client in shared memory: pipe writes of this size would interleave */
+	struct result *slots = mmap(NULL, sizeof(struct result) * (size_t)clients, PROT_READ | PROT_WRITE,
+				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (slots == MAP_FAILED)
 		return 111;
 	double t0 = now();
 	for (int c = 0; c < clients; c++) {
 		if (fork() == 0) {
-			static struct result r;
-			close(pfd[0]);
+			struct result *rp = &slots[c];
+#define r (*rp)
+			char user[128], pass[128];
+			snprintf(user, sizeof user, argv[3], c + 1);
+			snprintf(pass, sizeof pass, argv[4], c + 1);
+			snprintf(cmds, sizeof cmds, "USER %s\r\nPASS %s\r\nLIST\r\nRETR 1\r\nQUIT\r\n", user, pass);
 			while (now() - t0 < secs) {
 				double s = now();
 				if (one_session(ai, cmds) == 0) {
@@ -120,26 +128,15 @@ int main(int argc, char **argv)
 					r.errors++;
 				}
 			}
-			size_t off = 0;
-			while (off < sizeof r) {
-				ssize_t n = write(pfd[1], (char *)&r + off, sizeof r - off);
-				if (n <= 0)
-					_exit(1);
-				off += (size_t)n;
-			}
 			_exit(0);
+#undef r
 		}
 	}
-	close(pfd[1]);
-	static struct result total, one;
+	while (wait(NULL) > 0)
+		;
+	static struct result total;
 	for (int c = 0; c < clients; c++) {
-		size_t off = 0;
-		while (off < sizeof one) {
-			ssize_t n = read(pfd[0], (char *)&one + off, sizeof one - off);
-			if (n <= 0)
-				break;
-			off += (size_t)n;
-		}
+		const struct result one = slots[c];
 		total.ok += one.ok;
 		total.errors += one.errors;
 		for (int b = 0; b < BUCKETS; b++)
