@@ -91,6 +91,34 @@ bool log_parse_level(const char *s, enum log_prio *out)
 	return false;
 }
 
+void log_escape(char *dst, size_t cap, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (; *src && o + 5 <= cap; src++) {
+		unsigned char c = (unsigned char)*src;
+		if (c > 0x20 && c < 0x7f && c != '=' && c != '\\') {
+			dst[o++] = (char)c;
+			continue;
+		}
+		dst[o++] = '\\';
+		dst[o++] = 'x';
+		dst[o++] = hex[c >> 4];
+		dst[o++] = hex[c & 15];
+	}
+	if (cap > 0)
+		dst[o < cap ? o : cap - 1] = '\0';
+}
+
+/* Whatever reached a line, no control octet leaves in it: one event, one line. */
+static void scrub(char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			s[i] = '?';
+}
+
 static void write_all_stderr(const char *buf, size_t len)
 {
 	while (len > 0) {
@@ -120,8 +148,12 @@ void log_msg(enum log_prio prio, const char *fmt, ...)
 			log_dest.syslog_open = true;
 		}
 		va_start(ap, fmt);
-		vsyslog((int)prio, fmt, ap);
+		n = vsnprintf(line, sizeof line, fmt, ap);
 		va_end(ap);
+		if (n < 0)
+			return;
+		scrub(line, strnlen(line, sizeof line));
+		syslog((int)prio, "%s", line);
 		return;
 	}
 
@@ -146,6 +178,7 @@ void log_msg(enum log_prio prio, const char *fmt, ...)
 	} else {
 		off += (size_t)n;
 	}
+	scrub(line, off);
 	line[off++] = '\n';
 	write_all_stderr(line, off);
 }

@@ -10,6 +10,7 @@
 #define POP3_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* syslog(3) priorities, the same numbers sd-daemon(3) prefixes use. */
 enum log_prio { LOG_PRIO_ERR = 3, LOG_PRIO_WARNING = 4, LOG_PRIO_INFO = 6, LOG_PRIO_DEBUG = 7 };
@@ -17,6 +18,13 @@ enum log_prio { LOG_PRIO_ERR = 3, LOG_PRIO_WARNING = 4, LOG_PRIO_INFO = 6, LOG_P
 void log_init(const char *ident);
 void log_set_level(enum log_prio max);
 bool log_parse_level(const char *s, enum log_prio *out);
+
+/*
+ * Copy src into dst (NUL-terminated, truncated to cap) with every octet
+ * outside 0x21..0x7e, and '=' and '\\', written as \xNN: a client-chosen
+ * string can then never add a field or a line to a log.
+ */
+void log_escape(char *dst, size_t cap, const char *src);
 
 void log_msg(enum log_prio prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

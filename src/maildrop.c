@@ -511,7 +511,8 @@ enum md_status maildrop_open(struct maildrop *md, const char *path)
 
 	if (!scan_new(md, &cap) || !scan_cur(md, &cap) || !fill_sizes(md))
 		goto fail;
-	qsort(md->msgs, md->count, sizeof *md->msgs, cmp_msg);
+	if (md->count > 1) /* qsort(NULL, 0, ...) is undefined */
+		qsort(md->msgs, md->count, sizeof *md->msgs, cmp_msg);
 	md->live_count = md->count;
 	for (size_t i = 0; i < md->count; i++)
 		md->live_size += md->msgs[i].size;

@@ -168,14 +168,22 @@ static void auth_delay(unsigned ms)
 		;
 }
 
-static enum result login_failed(struct session *s, const char *user, const char *why)
+/*
+ * Every failed authentication, whatever its form, ends here: it is counted,
+ * logged, delayed, answered, and the third one closes the connection.
+ */
+static enum result auth_failed(struct session *s, const char *user, const char *why,
+			       const char *answer)
 {
+	char safe[3 * POP3_USER_MAX + 8];
+
 	s->delta.logins_failed++;
 	s->auth_failures++;
-	/* a stable line for fail2ban-style matching */
-	log_warn("auth failed user=%s peer=%s reason=%s", user, s->peer, why);
+	/* a stable line for fail2ban-style matching; the name is the client's, so escaped */
+	log_escape(safe, sizeof safe, user);
+	log_warn("auth failed user=%s peer=%s reason=%s", safe, s->peer, why);
 	auth_delay(s->cfg.auth_delay_ms);
-	if (reply(s, E_AUTH) == R_CLOSE)
+	if (reply(s, answer) == R_CLOSE)
 		return R_CLOSE;
 	if (s->auth_failures >= POP3_AUTH_MAX_FAILURES) {
 		s->outcome = OUT_AUTH_LIMIT;
@@ -247,7 +255,7 @@ static enum result login(struct session *s, const char *user, char *pass)
 		const char *why = !valid ? "bad-name"
 				: found == STATE_NOT_FOUND ? "unknown-user"
 				: !u.enabled ? "disabled" : "bad-password";
-		return login_failed(s, user, why);
+		return auth_failed(s, user, why, E_AUTH);
 	}
 	if (user != s->user) {
 		size_t n = strlen(user);
@@ -267,8 +275,8 @@ static enum result cmd_user(struct session *s, char *args)
 	if (!name || !no_more_args(&args))
 		return reply(s, E_SYNTAX);
 	size_t n = strlen(name);
-	if (n > POP3_USER_MAX)
-		n = POP3_USER_MAX; /* a longer name fails at PASS, like any unknown one */
+	if (n > POP3_USER_MAX + 1)
+		n = POP3_USER_MAX + 1; /* still too long: fails at PASS, like any unknown name */
 	memcpy(s->user, name, n);
 	s->user[n] = '\0';
 	s->have_user = true;
@@ -296,15 +304,7 @@ static enum result sasl_plain(struct session *s, char *response)
 	if (!auth_plain_decode(response, buf, sizeof buf, &user, &pass)) {
 		explicit_bzero(buf, sizeof buf);
 		explicit_bzero(response, strlen(response));
-		s->delta.logins_failed++;
-		s->auth_failures++;
-		log_warn("auth failed user=? peer=%s reason=bad-sasl", s->peer);
-		r = reply(s, E_SASL);
-		if (r == R_NEXT && s->auth_failures >= POP3_AUTH_MAX_FAILURES) {
-			s->outcome = OUT_AUTH_LIMIT;
-			return R_CLOSE;
-		}
-		return r;
+		return auth_failed(s, "?", "bad-sasl", E_SASL);
 	}
 	explicit_bzero(response, strlen(response));
 	r = login(s, user, (char *)(uintptr_t)pass);
@@ -336,7 +336,7 @@ static enum result cmd_auth(struct session *s, char *args)
 	case IO_OK:
 		break;
 	case IO_TOOLONG:
-		return reply(s, E_SASL);
+		return auth_failed(s, "?", "bad-sasl", E_SASL);
 	case IO_TIMEOUT:
 		s->outcome = OUT_TIMEOUT;
 		(void)reply(s, E_TIMEOUT);
@@ -346,8 +346,10 @@ static enum result cmd_auth(struct session *s, char *args)
 		s->outcome = OUT_DISCONNECT;
 		return R_CLOSE;
 	}
-	if (strlen(line) != len)
-		return reply(s, E_SASL);
+	if (strlen(line) != len) {
+		explicit_bzero(line, len);
+		return auth_failed(s, "?", "bad-sasl", E_SASL);
+	}
 	return sasl_plain(s, line);
 }
 

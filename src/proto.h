@@ -35,7 +35,8 @@ struct session {
 	struct maildrop md;
 	enum phase phase;
 	enum outcome outcome;
-	char user[POP3_USER_MAX + 1];   /* from USER, or the logged-in name */
+	/* from USER (one octet more than a valid name, so an over-long one stays invalid), or the logged-in name */
+	char user[POP3_USER_MAX + 2];
 	bool have_user;
 	bool logged_in;
 	unsigned auth_failures;
