@@ -81,4 +81,14 @@
  */
 #define POP3_STATE_BUSY_MS 1000
 
+/*
+ * Writers queue for the state file (see state.c).  At the start the client
+ * is waiting for its first reply, so a session gives up after a second (the
+ * end transaction then counts the start).  At the end the connection is
+ * already released and nobody waits: a session waits long enough that
+ * metrics survive any realistic burst.
+ */
+#define POP3_STATE_START_WAIT_S 1
+#define POP3_STATE_END_WAIT_S 30
+
 #endif

@@ -389,6 +389,8 @@ static enum result cmd_quit(struct session *s, char *args)
 	s->phase = PHASE_UPDATE;
 	failed = maildrop_commit(&s->md, &removed);
 	s->delta.deleted = removed;
+	/* release the lock before answering: a client that logs in again at once finds it free */
+	maildrop_close(&s->md);
 	if (failed > 0) {
 		log_err("user=%s: %zu deleted messages could not be removed", s->user, failed);
 		s->outcome = OUT_QUIT_PARTIAL;

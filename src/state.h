@@ -23,7 +23,8 @@ struct sqlite3;
 
 struct state {
 	struct sqlite3 *db;
-	char err[256]; /* the last error, for the caller to log */
+	int writers_fd; /* <file>-writers: flock queue for write transactions, or -1 */
+	char err[256];  /* the last error, for the caller to log */
 };
 
 struct state_user {
