@@ -399,7 +399,7 @@ static enum result cmd_quit(struct session *s, char *args)
 		return R_CLOSE;
 	}
 	s->outcome = OUT_QUIT;
-	(void)reply_nums(s, "+OK Bye, ", removed, NULL, 0, " messages deleted");
+	(void)reply_nums(s, "+OK Bye, ", removed, NULL, 0, " deleted");
 	return R_CLOSE;
 }
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -124,6 +125,9 @@ static void peer_address(char *buf, size_t cap)
 
 	for (size_t i = 0; i < 2; i++) {
 		const char *v = getenv(vars[i]);
+		/* a v4-mapped IPv6 address is an IPv4 client: log it as one */
+		if (v && strncasecmp(v, "::ffff:", 7) == 0 && strchr(v, '.'))
+			v += 7;
 		if (v && copy_addr(buf, cap, v))
 			return;
 	}

@@ -195,7 +195,7 @@ deliver() {
 	ask_multi 'RETR 3'
 	[ "$REPLY_LINE" = "+OK 793 octets" ]
 	ask QUIT
-	[ "$REPLY_LINE" = "+OK Bye, 0 messages deleted" ]
+	[ "$REPLY_LINE" = "+OK Bye, 0 deleted" ]
 	close_session
 	[ "$SESSION_STATUS" -eq 0 ]
 }
@@ -221,7 +221,7 @@ deliver() {
 	ask 'DELE 2'
 	[ "$REPLY_LINE" = "+OK Message 2 deleted" ]
 	ask QUIT
-	[ "$REPLY_LINE" = "+OK Bye, 1 messages deleted" ]
+	[ "$REPLY_LINE" = "+OK Bye, 1 deleted" ]
 	close_session
 	[ "$SESSION_STATUS" -eq 0 ]
 	[ -z "$(ls "$A/cur" | grep '^1732000100\.M318840P4102\.sample')" ]

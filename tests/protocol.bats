@@ -1114,3 +1114,12 @@ PY
 	cat -A "$T/err"
 	not grep -q $'[\t\033]' "$T/err"
 }
+
+@test "the peer address comes from REMOTE_ADDR, else TCPREMOTEIP, v4-mapped shown as IPv4" {
+	REMOTE_ADDR=::ffff:192.0.2.4 talk < <(crlf QUIT)
+	TCPREMOTEIP=2001:db8::7 talk < <(crlf QUIT)
+	REMOTE_ADDR='bad addr' talk < <(crlf QUIT)
+	grep -q 'session end peer=192.0.2.4 ' "$T/err"
+	grep -q 'session end peer=2001:db8::7 ' "$T/err"
+	grep -q 'session end peer=local ' "$T/err"
+}
