@@ -31,7 +31,8 @@ struct session {
 	struct iobuf io;
 	struct config cfg;
 	struct state state;
-	bool state_ok;          /* the state file is open and usable */
+	bool state_ok;          /* the state file could be opened */
+	const char *state_file; /* its path, to reopen it at the end */
 	struct maildrop md;
 	enum phase phase;
 	enum outcome outcome;

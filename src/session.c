@@ -23,6 +23,7 @@
 
 #include "log.h"
 #include "proto.h"
+#include "sqlmem.h"
 
 /* Exit statuses, as in every program of this project (see the man pages). */
 enum {
@@ -178,6 +179,7 @@ static void count_start(struct session *s, const char *state_file)
 {
 	unsigned bad = 0;
 
+	s->state_file = state_file;
 	s->state_ok = state_open(&s->state, state_file, false);
 	if (!s->state_ok) {
 		log_warn("state file unavailable, logins will fail: %s", s->state.err);
@@ -188,18 +190,22 @@ static void count_start(struct session *s, const char *state_file)
 		log_warn("cannot count session start: %s", s->state.err);
 	if (bad > 0)
 		log_warn("%u invalid settings in the state file ignored, last: %s", bad, s->state.err);
-	state_trim(&s->state);
 }
 
 static void count_end(struct session *s)
 {
 	if (!s->state_ok)
 		return;
+	if (!s->state.db && !state_open(&s->state, s->state_file, false)) {
+		log_warn("cannot reopen the state file to update metrics: %s", s->state.err);
+		return;
+	}
 	s->delta.octets = s->io.octets_out;
 	s->delta.user = s->logged_in ? s->user : NULL;
 	s->delta.peer = s->peer;
 	if (!state_session_end(&s->state, getpid(), &s->delta))
 		log_warn("cannot update metrics: %s", s->state.err);
+	log_debug("SQLite allocated %zu octets since it was last started", sqlmem_used());
 	state_close(&s->state);
 }
 
@@ -270,6 +276,8 @@ int main(int argc, char **argv)
 		log_info("session end peer=%s user=- outcome=write-error", s.peer);
 		return EXIT_CLIENT;
 	}
+	if (!sqlmem_install())
+		log_warn("cannot install SQLite's allocator; using the heap");
 	count_start(&s, state_path(opt.state));
 	(void)apply_overrides(&s.cfg, &opt);
 	log_set_level(s.cfg.log_level);

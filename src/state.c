@@ -198,10 +198,10 @@ void state_close(struct state *st)
 	st->writers_fd = -1;
 }
 
-void state_trim(struct state *st)
+void state_idle(struct state *st)
 {
-	if (st->db)
-		(void)sqlite3_db_release_memory(st->db);
+	state_close(st);
+	(void)sqlite3_shutdown();
 	(void)malloc_trim(0);
 }
 

@@ -52,8 +52,11 @@ const char *state_path(const char *flag);
 
 bool state_open(struct state *st, const char *path, bool create);
 void state_close(struct state *st);
-/* Give back the page cache and free heap while the session idles. */
-void state_trim(struct state *st);
+/*
+ * Close the file and shut SQLite down, giving back all its memory while the
+ * session idles; state_open() works again afterwards.
+ */
+void state_idle(struct state *st);
 
 /* Session side. */
 /*
