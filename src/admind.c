@@ -15,6 +15,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "params.h"
 #include "state.h"
 
 enum {
@@ -113,49 +114,52 @@ static int set_setting(struct state *st, const char *name, const char *value)
 	return EXIT_OK;
 }
 
-/* One "name:secret" line; returns an error text or NULL. */
-static const char *import_line(struct state *st, char *line, const char *prefix)
-{
+/* A user to import: the name and the hash, made before any transaction. */
+struct import {
+	char name[POP3_USER_MAX + 1];
 	char hash[CONFIG_HASH_MAX];
+};
+
+/* One "name:secret" line into *out; returns an error text or NULL.  Wipes the secret. */
+static const char *import_line(char *line, const char *prefix, struct import *out)
+{
 	char *colon = strchr(line, ':');
-	const char *secret;
+	const char *secret, *err = NULL;
 
 	if (!colon)
 		return "expected name:secret";
 	*colon = '\0';
 	secret = colon + 1;
 	if (!auth_valid_username(line))
-		return "invalid user name (letters, digits and ._@+- only)";
-	if (*secret == '\0')
-		return "empty secret";
-	if (secret[0] == '$') {
-		if (!auth_is_hash(secret) || strlen(secret) >= sizeof hash)
-			return "not a crypt(3) hash this system can check";
-		memcpy(hash, secret, strlen(secret) + 1);
-	} else if (!auth_hash(prefix, secret, hash, sizeof hash)) {
-		return "cannot hash the password";
-	}
+		err = "invalid user name (letters, digits and ._@+- only)";
+	else if (*secret == '\0')
+		err = "empty secret";
+	else if (secret[0] == '$' && (!auth_is_hash(secret) || strlen(secret) >= sizeof out->hash))
+		err = "not a crypt(3) hash this system can check";
+	else if (secret[0] == '$')
+		memcpy(out->hash, secret, strlen(secret) + 1);
+	else if (!auth_hash(prefix, secret, out->hash, sizeof out->hash))
+		err = "cannot hash the password";
 	explicit_bzero(colon + 1, strlen(colon + 1));
-	if (!state_user_put_hash(st, line, hash))
-		return st->err;
-	return NULL;
+	if (!err)
+		memcpy(out->name, line, strlen(line) + 1);
+	return err;
 }
 
-static int import_users(struct state *st, const char *path, const char *prefix)
+/* Read and hash the whole file first: hashing takes time, the transaction must not. */
+static int read_users(const char *path, const char *prefix, struct import **out, size_t *count)
 {
 	FILE *f = fopen(path, "r");
 	char *line = NULL;
-	size_t cap = 0, lineno = 0, users = 0;
+	size_t cap = 0, lineno = 0, alloc = 0;
 	ssize_t n;
 	int rc = EXIT_OK;
 
+	*out = NULL;
+	*count = 0;
 	if (!f) {
 		(void)fprintf(stderr, "pop3-admind: %s: %s\n", path, strerror(errno));
 		return EXIT_INPUT;
-	}
-	if (!state_begin(st)) {
-		(void)fclose(f);
-		return fail_state(st, "cannot start transaction");
 	}
 	while ((n = getline(&line, &cap, f)) != -1) {
 		lineno++;
@@ -163,13 +167,24 @@ static int import_users(struct state *st, const char *path, const char *prefix)
 			line[--n] = '\0';
 		if (n == 0 || line[0] == '#')
 			continue;
-		const char *err = import_line(st, line, prefix);
+		if (*count == alloc) {
+			size_t na = alloc ? alloc * 2 : 16;
+			struct import *grown = realloc(*out, na * sizeof **out);
+			if (!grown) {
+				(void)fprintf(stderr, "pop3-admind: out of memory\n");
+				rc = EXIT_TEMP;
+				break;
+			}
+			*out = grown;
+			alloc = na;
+		}
+		const char *err = import_line(line, prefix, &(*out)[*count]);
 		if (err) {
 			(void)fprintf(stderr, "pop3-admind: %s:%zu: %s\n", path, lineno, err);
 			rc = EXIT_INPUT;
 			break;
 		}
-		users++;
+		(*count)++;
 	}
 	if (rc == EXIT_OK && ferror(f)) {
 		(void)fprintf(stderr, "pop3-admind: %s: read error\n", path);
@@ -179,14 +194,34 @@ static int import_users(struct state *st, const char *path, const char *prefix)
 		explicit_bzero(line, cap);
 	free(line);
 	(void)fclose(f);
+	return rc;
+}
+
+static int import_users(struct state *st, const char *path, const char *prefix)
+{
+	struct import *users;
+	size_t count, i;
+	int rc = read_users(path, prefix, &users, &count);
+
+	if (rc == EXIT_OK && !state_begin(st))
+		rc = fail_state(st, "cannot start transaction");
+	else if (rc == EXIT_OK) {
+		for (i = 0; i < count && state_user_put_hash(st, users[i].name, users[i].hash); i++)
+			;
+		if (i < count) {
+			(void)fprintf(stderr, "pop3-admind: %s: %s\n", users[i].name, st->err);
+			state_rollback(st);
+			rc = EXIT_TEMP;
+		} else if (!state_commit(st)) {
+			rc = fail_state(st, "cannot commit");
+		}
+	}
+	free(users);
 	if (rc != EXIT_OK) {
-		state_rollback(st);
 		(void)fprintf(stderr, "pop3-admind: nothing imported\n");
 		return rc;
 	}
-	if (!state_commit(st))
-		return fail_state(st, "cannot commit");
-	(void)printf("imported %zu users\n", users);
+	(void)printf("imported %zu users\n", count);
 	return EXIT_OK;
 }
 

@@ -104,7 +104,9 @@ bool auth_is_hash(const char *s)
 	if (!cd)
 		return false;
 	const char *h = crypt_r("probe", s, cd);
-	ok = h && h[0] != '*';
+	/* a usable hash has the shape of what crypt makes with its own setting */
+	ok = h && h[0] != '*' && strlen(h) == strlen(s) &&
+	     strrchr(h, '$') - h == strrchr(s, '$') - s && memcmp(h, s, (size_t)(strrchr(s, '$') - s)) == 0;
 	scratch_put(cd);
 	return ok;
 }

@@ -16,6 +16,7 @@ void iobuf_init(struct iobuf *b, int in_fd, int out_fd, int timeout_ms)
 	b->timeout_ms = timeout_ms;
 	b->discarding = false;
 	b->out_failed = false;
+	b->out_nonblock = false;
 	b->in_off = 0;
 	b->in_len = 0;
 	b->out_len = 0;
@@ -65,6 +66,19 @@ static enum io_status iobuf_read_some(struct iobuf *b, char *dst, size_t cap, si
 	}
 }
 
+/* A non-blocking stdout (a pipe): wait at most the timeout for room. */
+static bool wait_writable(struct iobuf *b)
+{
+	struct pollfd pfd = { .fd = b->out_fd, .events = POLLOUT, .revents = 0 };
+
+	for (;;) {
+		int r = poll(&pfd, 1, b->timeout_ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		return r > 0;
+	}
+}
+
 /*
  * The transport's write.  On a socket, SO_SNDTIMEO (set by the session)
  * bounds each blocked write, so a client that stops reading cannot hold the
@@ -77,6 +91,8 @@ static bool iobuf_writev(struct iobuf *b, struct iovec *iov, int cnt)
 	while (cnt > 0) {
 		ssize_t n = writev(b->out_fd, iov, cnt);
 		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN && b->out_nonblock && wait_writable(b))
 			continue;
 		if (n <= 0) {
 			b->out_failed = true;
@@ -184,7 +200,8 @@ enum io_status iobuf_getline(struct iobuf *b, size_t max, char **line, size_t *l
 				b->discarding = false;
 				continue;
 			}
-			explicit_bzero(start, b->in_len);
+			/* consumed lines before it may have held a password */
+			explicit_bzero(b->in, b->in_off + b->in_len);
 			b->in_off = 0;
 			b->in_len = 0;
 		} else if (lf) {
@@ -202,7 +219,7 @@ enum io_status iobuf_getline(struct iobuf *b, size_t max, char **line, size_t *l
 			return IO_OK;
 		} else if (b->in_len >= max) {
 			/* no end in sight: refuse now, skip the rest as it comes */
-			explicit_bzero(start, b->in_len);
+			explicit_bzero(b->in, b->in_off + b->in_len);
 			b->in_off = 0;
 			b->in_len = 0;
 			b->discarding = true;

@@ -31,6 +31,7 @@ struct iobuf {
 	int timeout_ms;
 	bool discarding;     /* skipping the tail of an over-long line */
 	bool out_failed;     /* a write failed: the client is gone */
+	bool out_nonblock;   /* out_fd is O_NONBLOCK: writes wait in poll() with the timeout */
 	size_t in_off;       /* first unconsumed octet in in[] */
 	size_t in_len;       /* unconsumed octets from in_off */
 	size_t out_len;

@@ -68,6 +68,36 @@ static void arena_free(struct arena *a)
 	}
 }
 
+/*
+ * Open a file of the maildir for reading, refusing anything but a regular
+ * file: open(2) of a FIFO someone left in cur/ would block forever (holding
+ * the maildrop lock), a device could be read forever, a symlink could point
+ * anywhere.  O_NONBLOCK makes the open itself return at once; for a regular
+ * file it changes nothing.
+ */
+static int open_regular(int dirfd, const char *path, int flags, mode_t mode)
+{
+	struct stat st;
+	int fd = openat(dirfd, path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		(void)close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
+/* Directory entries that cannot be messages: skip without a syscall where d_type tells. */
+static bool maybe_message(const struct dirent *e)
+{
+	if (e->d_name[0] == '.')
+		return false;
+	return e->d_type == DT_REG || e->d_type == DT_UNKNOWN;
+}
+
 /* ---- helpers on names ---- */
 
 static uint64_t fnv1a(const char *s, size_t n, uint64_t h)
@@ -87,9 +117,10 @@ static bool size_from_name(const char *uniq, size_t len, uint64_t *size)
 			continue;
 		uint64_t v = 0;
 		size_t j = i + 3, digits = 0;
-		for (; j < len && uniq[j] >= '0' && uniq[j] <= '9' && digits < 18; j++, digits++)
+		/* at most 12 digits (under 1 TB): sums of sizes can never overflow */
+		for (; j < len && uniq[j] >= '0' && uniq[j] <= '9' && digits <= 12; j++, digits++)
 			v = v * 10 + (uint64_t)(uniq[j] - '0');
-		if (digits > 0 && (j == len || uniq[j] == ',')) {
+		if (digits > 0 && digits <= 12 && (j == len || uniq[j] == ',')) {
 			*size = v;
 			return true;
 		}
@@ -122,7 +153,7 @@ static int cmp_msg(const void *pa, const void *pb)
 /* ---- the snapshot ---- */
 
 static bool add_msg(struct maildrop *md, size_t *cap, const char *dir, const char *name,
-		    const char *suffix)
+		    uint64_t ino)
 {
 	if (md->count == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 64;
@@ -132,7 +163,7 @@ static bool add_msg(struct maildrop *md, size_t *cap, const char *dir, const cha
 		md->msgs = n;
 		*cap = ncap;
 	}
-	char *path = arena_strdup2(&md->names, dir, name, suffix);
+	char *path = arena_strdup2(&md->names, dir, name, "");
 	if (!path)
 		return false;
 	const char *colon = strchr(name, ':');
@@ -146,7 +177,9 @@ static bool add_msg(struct maildrop *md, size_t *cap, const char *dir, const cha
 	m->uniq_len = (uint16_t)ulen;
 	m->sortkey = sortkey_from_name(name);
 	m->size = UINT64_MAX; /* not known yet */
+	m->ino = ino;
 	m->deleted = false;
+	m->duplicate = false;
 	return true;
 }
 
@@ -198,13 +231,15 @@ static bool scan_new(struct maildrop *md, size_t *cap)
 	if (!d)
 		return errno == ENOENT;
 	while ((errno = 0, e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
+		if (!maybe_message(e))
 			continue;
 		if (move_to_cur(md->dirfd, e->d_name)) {
 			md->moved_new++;
 			continue; /* scan_cur() will list it */
 		}
-		if (!add_msg(md, cap, "new/", e->d_name, "")) {
+		if (errno == ENOENT)
+			continue; /* another reader moved it: scan_cur() lists it */
+		if (!add_msg(md, cap, "new/", e->d_name, (uint64_t)e->d_ino)) {
 			(void)closedir(d);
 			return false;
 		}
@@ -223,9 +258,9 @@ static bool scan_cur(struct maildrop *md, size_t *cap)
 	if (!d)
 		return false;
 	while ((errno = 0, e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
+		if (!maybe_message(e))
 			continue;
-		if (!add_msg(md, cap, "cur/", e->d_name, "")) {
+		if (!add_msg(md, cap, "cur/", e->d_name, (uint64_t)e->d_ino)) {
 			(void)closedir(d);
 			return false;
 		}
@@ -305,7 +340,7 @@ damaged:
 static void cache_load(struct size_cache *c, int dirfd, size_t nmsgs)
 {
 	struct stat st;
-	int fd = openat(dirfd, CACHE_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open_regular(dirfd, CACHE_NAME, O_RDONLY, 0);
 	size_t len = 0;
 
 	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size < (1 << 30)) {
@@ -336,7 +371,7 @@ static void cache_load(struct size_cache *c, int dirfd, size_t nmsgs)
 /* Read a message once through the converter to learn its size. */
 static bool measure(int dirfd, const char *path, char *raw, char *conv, uint64_t *size)
 {
-	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open_regular(dirfd, path, O_RDONLY, 0);
 	struct msgconv c;
 	uint64_t total = 0;
 
@@ -361,6 +396,17 @@ static bool measure(int dirfd, const char *path, char *raw, char *conv, uint64_t
 	return true;
 }
 
+/* Names a "<uniq> <size>" line can carry: not empty, no space, no control octet. */
+static bool cacheable(const char *u, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)u[i] <= 0x20 || u[i] == 0x7f)
+			return false;
+	return true;
+}
+
 static void cache_write(struct maildrop *md)
 {
 	size_t cap = strlen(CACHE_MAGIC) + 1, len = 0;
@@ -378,14 +424,15 @@ static void cache_write(struct maildrop *md)
 		const struct msg *m = &md->msgs[i];
 		const char *u = m->path + m->uniq_off;
 		uint64_t dummy;
-		if (m->size == UINT64_MAX || size_from_name(u, m->uniq_len, &dummy))
+		if (m->size == UINT64_MAX || m->duplicate || !cacheable(u, m->uniq_len) ||
+		    size_from_name(u, m->uniq_len, &dummy))
 			continue;
 		memcpy(buf + len, u, m->uniq_len);
 		len += m->uniq_len;
 		len += (size_t)snprintf(buf + len, cap - len, " %llu\n", (unsigned long long)m->size);
 	}
 
-	int fd = openat(md->dirfd, CACHE_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = open_regular(md->dirfd, CACHE_TMP, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	bool ok = fd >= 0;
 	for (size_t off = 0; ok && off < len;) {
 		ssize_t n = write(fd, buf + off, len - off);
@@ -431,7 +478,7 @@ static bool fill_sizes(struct maildrop *md)
 		if (m->size != UINT64_MAX)
 			continue;
 		struct cache_entry *e = cache_slot(&c, m->path + m->uniq_off, m->uniq_len);
-		if (e->uniq) {
+		if (e->uniq && !m->duplicate) {
 			if (!e->used)
 				c.used++;
 			e->used = true;
@@ -461,6 +508,23 @@ static bool fill_sizes(struct maildrop *md)
 	free(c.tab);
 	free(c.text);
 	return ok;
+}
+
+/*
+ * Two files with one unique name (a new/ message that could not move because
+ * cur/ had its name): sorting put them side by side.  All but the first get
+ * a UIDL of their own and are sized by reading, never by the shared cache
+ * entry or by relocation.
+ */
+static void mark_duplicates(struct maildrop *md)
+{
+	for (size_t i = 1; i < md->count; i++) {
+		const struct msg *a = &md->msgs[i - 1];
+		struct msg *b = &md->msgs[i];
+		if (a->uniq_len == b->uniq_len &&
+		    memcmp(a->path + a->uniq_off, b->path + b->uniq_off, a->uniq_len) == 0)
+			b->duplicate = true;
+	}
 }
 
 /* ---- open and close ---- */
@@ -498,7 +562,7 @@ enum md_status maildrop_open(struct maildrop *md, const char *path)
 	if (md->dirfd < 0)
 		return MD_FAIL;
 
-	md->lockfd = openat(md->dirfd, LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	md->lockfd = open_regular(md->dirfd, LOCK_NAME, O_RDWR | O_CREAT, 0600);
 	if (md->lockfd < 0)
 		goto fail;
 	if (flock(md->lockfd, LOCK_EX | LOCK_NB) != 0) {
@@ -509,10 +573,13 @@ enum md_status maildrop_open(struct maildrop *md, const char *path)
 		goto fail;
 	}
 
-	if (!scan_new(md, &cap) || !scan_cur(md, &cap) || !fill_sizes(md))
+	if (!scan_new(md, &cap) || !scan_cur(md, &cap))
 		goto fail;
 	if (md->count > 1) /* qsort(NULL, 0, ...) is undefined */
 		qsort(md->msgs, md->count, sizeof *md->msgs, cmp_msg);
+	mark_duplicates(md);
+	if (!fill_sizes(md))
+		goto fail;
 	md->live_count = md->count;
 	for (size_t i = 0; i < md->count; i++)
 		md->live_size += md->msgs[i].size;
@@ -546,7 +613,8 @@ size_t maildrop_uidl(const struct maildrop *md, size_t i, char *buf)
 {
 	const struct msg *m = &md->msgs[i];
 	const char *u = m->path + m->uniq_off;
-	bool ok = m->uniq_len >= 1 && m->uniq_len <= POP3_UIDL_MAX;
+	bool ok = m->uniq_len >= 1 && m->uniq_len <= POP3_UIDL_MAX && !m->duplicate;
+	size_t hashed = m->duplicate ? strlen(m->path) : m->uniq_len;
 
 	for (size_t k = 0; ok && k < m->uniq_len; k++)
 		ok = u[k] >= 0x21 && u[k] <= 0x7e;
@@ -556,8 +624,10 @@ size_t maildrop_uidl(const struct maildrop *md, size_t i, char *buf)
 		return m->uniq_len;
 	}
 	/* RFC 1939 allows 70 printable octets: other names get a stable digest */
-	uint64_t h1 = fnv1a(u, m->uniq_len, 0xcbf29ce484222325ULL);
-	uint64_t h2 = fnv1a(u, m->uniq_len, 0x84222325cbf29ce4ULL);
+	if (m->duplicate)
+		u = m->path; /* "new/<name>": differs from its twin's "cur/<name>:2,..." */
+	uint64_t h1 = fnv1a(u, hashed, 0xcbf29ce484222325ULL);
+	uint64_t h2 = fnv1a(u, hashed, 0x84222325cbf29ce4ULL);
 	return (size_t)snprintf(buf, POP3_UIDL_MAX + 1, "x%016llx%016llx",
 				(unsigned long long)h1, (unsigned long long)h2);
 }
@@ -581,6 +651,9 @@ static bool relocate(struct maildrop *md, struct msg *m)
 		char next = e->d_name[m->uniq_len];
 		if (next != ':' && next != '\0')
 			continue;
+		/* the same file renamed, not another one with the same name */
+		if ((uint64_t)e->d_ino != m->ino)
+			continue;
 		char *p = arena_strdup2(&md->names, "cur/", e->d_name, "");
 		if (p) {
 			m->path = p;
@@ -596,10 +669,10 @@ static bool relocate(struct maildrop *md, struct msg *m)
 int maildrop_open_msg(struct maildrop *md, size_t i)
 {
 	struct msg *m = &md->msgs[i];
-	int fd = openat(md->dirfd, m->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open_regular(md->dirfd, m->path, O_RDONLY, 0);
 
 	if (fd < 0 && errno == ENOENT && relocate(md, m))
-		fd = openat(md->dirfd, m->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		fd = open_regular(md->dirfd, m->path, O_RDONLY, 0);
 	return fd;
 }
 

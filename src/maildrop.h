@@ -19,9 +19,11 @@ struct msg {
 	char *path;        /* "cur/<name>" or "new/<name>", relative to the maildir */
 	uint64_t size;     /* octets RETR sends before dot-stuffing */
 	uint64_t sortkey;  /* delivery time from the name, for numbering */
+	uint64_t ino;      /* the file's inode at the snapshot: renames keep it */
 	uint16_t uniq_off; /* the unique name inside path */
 	uint16_t uniq_len;
 	bool deleted;
+	bool duplicate;    /* another message has the same unique name */
 };
 
 struct arena; /* name storage, private to maildrop.c */

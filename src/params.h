@@ -60,6 +60,13 @@
 #define POP3_AUTH_MAX_FAILURES 3
 
 /*
+ * Every PASS or AUTH costs a password hash and a state file lookup, also
+ * when the answer is [IN-USE] or [SYS/TEMP] rather than a failure: a
+ * connection gets this many attempts in all, then it is closed.
+ */
+#define POP3_AUTH_MAX_ATTEMPTS 10
+
+/*
  * User names: long enough for "first.last@example.org", short enough to
  * keep paths and log lines bounded.  The character set is checked in auth.c.
  */

@@ -28,6 +28,7 @@
 #define E_DELETED   "-ERR Message already deleted"
 #define E_NOUSER    "-ERR Send USER first"
 #define E_AUTH      "-ERR [AUTH] Authentication failed"
+#define E_ATTEMPTS  "-ERR [AUTH] Too many login attempts on this connection"
 #define E_AUTH_TEMP "-ERR [SYS/TEMP] Authentication is unavailable now; try again later"
 #define E_INUSE     "-ERR [IN-USE] Maildrop is in use by another session"
 #define E_MD_TEMP   "-ERR [SYS/TEMP] Cannot open the maildrop; try again later"
@@ -242,6 +243,13 @@ static enum result login(struct session *s, const char *user, char *pass)
 	enum result r;
 
 	memset(&u, 0, sizeof u);
+	if (++s->auth_attempts > POP3_AUTH_MAX_ATTEMPTS) {
+		explicit_bzero(pass, strlen(pass));
+		log_warn("too many login attempts peer=%s", s->peer);
+		s->outcome = OUT_AUTH_LIMIT;
+		(void)reply(s, E_ATTEMPTS);
+		return R_CLOSE;
+	}
 	if (valid && s->state_ok)
 		found = state_user_get(&s->state, user, &u);
 	if (found == STATE_ERROR && valid) {

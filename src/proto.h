@@ -41,6 +41,7 @@ struct session {
 	bool have_user;
 	bool logged_in;
 	unsigned auth_failures;
+	unsigned auth_attempts;  /* PASS and AUTH PLAIN responses, whatever their outcome */
 	struct state_delta delta;
 	uint64_t retr_octets;   /* message octets sent by RETR/TOP */
 	char peer[64];

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -153,6 +154,23 @@ static void peer_address(char *buf, size_t cap)
  * write may block on a client that stopped reading.  On a pipe both calls
  * fail with ENOTSOCK, which is fine.
  */
+/*
+ * A pipe has no SO_SNDTIMEO: make our end non-blocking so that iobuf waits
+ * for room in poll() with the timeout, instead of blocking for ever on a
+ * reader that stopped reading.  Only a FIFO, which nobody else writes.
+ */
+static void bound_pipe_writes(struct iobuf *io)
+{
+	struct stat st;
+	int fl;
+
+	if (fstat(STDOUT_FILENO, &st) != 0 || !S_ISFIFO(st.st_mode))
+		return;
+	fl = fcntl(STDOUT_FILENO, F_GETFL);
+	if (fl >= 0 && fcntl(STDOUT_FILENO, F_SETFL, fl | O_NONBLOCK) == 0)
+		io->out_nonblock = true;
+}
+
 static void tune_socket(unsigned timeout_s)
 {
 	int one = 1;
@@ -185,6 +203,9 @@ static void count_start(struct session *s, const char *state_file)
 		log_warn("state file unavailable, logins will fail: %s", s->state.err);
 		return;
 	}
+	if (s->state.writers_fd < 0)
+		log_warn("cannot open %s-writers (%s): writers fall back to polling", state_file,
+			 strerror(errno));
 	s->delta.counted_start = state_session_begin(&s->state, getpid(), s->peer, &s->cfg, &bad);
 	if (!s->delta.counted_start)
 		log_warn("cannot count session start: %s", s->state.err);
@@ -213,9 +234,16 @@ static void count_end(struct session *s)
  * Release the connection: /dev/null takes the place of stdin and stdout
  * (closing them would let the next open() reuse descriptors 0 and 1).
  */
-static void hang_up(void)
+static void hang_up(const struct iobuf *io)
 {
 	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	/* the pipe is shared with whoever started us: leave it as we found it */
+	if (io->out_nonblock) {
+		int fl = fcntl(STDOUT_FILENO, F_GETFL);
+		if (fl >= 0)
+			(void)fcntl(STDOUT_FILENO, F_SETFL, fl & ~O_NONBLOCK);
+	}
 
 	if (fd < 0) {
 		log_debug("cannot open /dev/null: %s", strerror(errno));
@@ -269,6 +297,7 @@ int main(int argc, char **argv)
 	log_set_level(s.cfg.log_level);
 	peer_address(s.peer, sizeof s.peer);
 	iobuf_init(&s.io, STDIN_FILENO, STDOUT_FILENO, (int)s.cfg.idle_timeout * 1000);
+	bound_pipe_writes(&s.io);
 	s.md.dirfd = s.md.lockfd = -1;
 
 	/* greet first: the state file work below overlaps the client's reply */
@@ -291,7 +320,7 @@ int main(int argc, char **argv)
 	 * The client has its last reply: hang up now rather than after the
 	 * metrics transaction, so the end of the session costs it nothing.
 	 */
-	hang_up();
+	hang_up(&s.io);
 	count_end(&s);
 	explicit_bzero(s.io.in, sizeof s.io.in);
 	log_info("session end peer=%s user=%s outcome=%s retr=%llu retr_octets=%llu dele=%llu"

@@ -13,6 +13,8 @@
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,10 +108,19 @@ static int busy_wait(void *unused, int tries)
 static void open_writers(struct state *st, const char *path)
 {
 	char lock[4096];
+	struct stat db;
 
 	if ((size_t)snprintf(lock, sizeof lock, "%s-writers", path) >= sizeof lock)
 		return;
 	st->writers_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/*
+	 * Like SQLite with its -wal and -shm files: when root (an administrator
+	 * running pop3-admind) creates the file, it belongs to the database's
+	 * owner, or the sessions could never open it.
+	 */
+	if (st->writers_fd >= 0 && geteuid() == 0 && stat(path, &db) == 0 &&
+	    fchown(st->writers_fd, db.st_uid, db.st_gid) != 0)
+		(void)snprintf(st->err, sizeof st->err, "%.150s: chown: %s", lock, strerror(errno));
 }
 
 static void on_alarm(int sig)
@@ -117,22 +128,36 @@ static void on_alarm(int sig)
 	(void)sig; /* only interrupts a blocked flock() */
 }
 
-/* Wait our turn, at most about `seconds`; false on timeout. */
+/*
+ * Wait our turn, at most about `seconds`; false on timeout.  An interval
+ * timer interrupts the blocked flock() every 100 ms to check the deadline:
+ * a one-shot alarm could fire just before flock() blocks and be lost.
+ */
 static bool writers_enter(struct state *st, unsigned seconds)
 {
 	struct sigaction sa = { .sa_handler = on_alarm }, old;
-	bool ok;
+	struct itimerval tick = { { 0, 100000 }, { 0, 100000 } }, off = { { 0, 0 }, { 0, 0 } };
+	struct timespec t0, t;
+	bool ok = false;
 
 	if (st->writers_fd < 0)
 		return true;
 	if (flock(st->writers_fd, LOCK_EX | LOCK_NB) == 0)
 		return true;
-	sigemptyset(&sa.sa_mask); /* no SA_RESTART: the alarm must end the wait */
-	if (sigaction(SIGALRM, &sa, &old) != 0)
+	sigemptyset(&sa.sa_mask); /* no SA_RESTART: the tick must interrupt flock() */
+	if (sigaction(SIGALRM, &sa, &old) != 0 || clock_gettime(CLOCK_MONOTONIC, &t0) != 0)
 		return true;
-	(void)alarm(seconds);
-	ok = flock(st->writers_fd, LOCK_EX) == 0;
-	(void)alarm(0);
+	(void)setitimer(ITIMER_REAL, &tick, NULL);
+	for (;;) {
+		if (flock(st->writers_fd, LOCK_EX) == 0) {
+			ok = true;
+			break;
+		}
+		if (errno != EINTR || clock_gettime(CLOCK_MONOTONIC, &t) != 0 ||
+		    t.tv_sec - t0.tv_sec >= (time_t)seconds)
+			break;
+	}
+	(void)setitimer(ITIMER_REAL, &off, NULL);
 	(void)sigaction(SIGALRM, &old, NULL);
 	if (!ok)
 		(void)snprintf(st->err, sizeof st->err, "waiting for the write lock: %s",

@@ -9,13 +9,16 @@ SESSION=$POP3_BUILD/pop3-session
 ADMIND=$POP3_BUILD/pop3-admind
 TEST_USER=pop3test
 
+# The prefix that runs a command as the unprivileged service user (empty
+# when not root), for places a shell function cannot go (timeout, $!).
+AS_USER=()
+if [ "$(id -u)" -eq 0 ]; then
+	AS_USER=(setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --clear-groups --)
+fi
+
 # Run a command as the unprivileged service user (directly when not root).
 as_user() {
-	if [ "$(id -u)" -eq 0 ]; then
-		setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --clear-groups -- "$@"
-	else
-		"$@"
-	fi
+	"${AS_USER[@]}" "$@"
 }
 
 setup_store() {
@@ -58,7 +61,8 @@ start_tcp() {
 	local args=() a fifo="$T/activate.fifo"
 	for a in "$@"; do args+=(-l "$a"); done
 	mkfifo "$fifo"
-	as_user systemd-socket-activate "${args[@]}" --accept --inetd \
+	# not through the as_user function: $! must be the listener itself
+	"${AS_USER[@]}" systemd-socket-activate "${args[@]}" --accept --inetd \
 		-E POP3_STATE="$T/state.db" -E ASAN_OPTIONS -E UBSAN_OPTIONS \
 		-- "$SESSION" 2>"$fifo" &
 	SERVER_PIDS+=($!)

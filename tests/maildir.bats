@@ -316,3 +316,66 @@ deliver() {
 	[ "${lines[13]}" = $'+OK 3 793\r' ]
 	[ -e "$A/cur/$M2" ]
 }
+
+# ---- hostile or odd maildir contents ----
+
+@test "a FIFO and a directory in cur/ are skipped, never opened" {
+	mkfifo "$A/cur/1732000600.M1P1.fifo:2,"
+	mkdir "$A/cur/1732000601.M1P1.dir:2,"
+	[ "$(id -u)" -ne 0 ] || chown "$TEST_USER": "$A/cur/1732000600.M1P1.fifo:2," "$A/cur/1732000601.M1P1.dir:2,"
+	# a hang here would hold the lock for ever: --timeout bounds only reads
+	run --separate-stderr timeout 20 "${AS_USER[@]}" "$SESSION" --state "$T/state.db" --timeout 2 \
+		< <(crlf 'USER alice' 'PASS wonderland' 'STAT' 'DELE 1' 'QUIT')
+	[ "$status" -eq 0 ]
+	[[ "${lines[3]}" == "+OK 6 5127"* ]]
+	[ -p "$A/cur/1732000600.M1P1.fifo:2," ]
+	[ -d "$A/cur/1732000601.M1P1.dir:2," ]
+}
+
+@test "a FIFO named with W= never makes RETR hang" {
+	mkfifo "$A/cur/1732000600.M1P1.fifo,W=10:2,"
+	[ "$(id -u)" -ne 0 ] || chown "$TEST_USER": "$A/cur/1732000600.M1P1.fifo,W=10:2,"
+	run --separate-stderr timeout 20 "${AS_USER[@]}" "$SESSION" --state "$T/state.db" --timeout 2 \
+		< <(crlf 'USER alice' 'PASS wonderland' 'RETR 7' 'NOOP' 'QUIT')
+	[ "$status" -eq 0 ]
+	# skipped at the snapshot (or, where readdir cannot tell, refused at open)
+	[[ "${lines[3]}" == "-ERR"* ]]
+	[[ "${lines[4]}" == "+OK"* ]]
+}
+
+@test "two files with one unique name get distinct UIDLs and DELE removes only the one chosen" {
+	# cur/ already holds the name, so the new/ twin cannot move there
+	printf 'Subject: first\n\nA\n' >"$A/cur/1732000800.M1P1.dup:2,S"
+	printf 'Subject: second twin\n\nBB\n' >"$A/new/1732000800.M1P1.dup"
+	[ "$(id -u)" -ne 0 ] || chown "$TEST_USER": "$A/cur/1732000800.M1P1.dup:2,S" "$A/new/1732000800.M1P1.dup"
+	run --separate-stderr pop3 < <(crlf 'USER alice' 'PASS wonderland' 'UIDL 7' 'UIDL 8' 'LIST 7' 'LIST 8' 'QUIT')
+	u7=${lines[3]#+OK 7 }
+	u8=${lines[4]#+OK 8 }
+	[ -n "$u7" ] && [ "$u7" != "$u8" ]
+	# sizes are each file's own
+	sizes="${lines[5]} ${lines[6]}"
+	[[ "$sizes" == *" 21"* ]] && [[ "$sizes" == *" 28"* ]]
+	# delete the new/ twin while an IMAP-like agent renames it: its sibling stays
+	open_session
+	login alice wonderland
+	n=$(printf '%s\n' 7 8 | while read -r i; do ask "LIST $i"; echo "$i ${REPLY_LINE##* }"; done | awk '$2 == 28 {print $1}')
+	[ -n "$n" ]
+	ask "DELE $n"
+	[[ "$REPLY_LINE" == "+OK"* ]]
+	ask QUIT
+	close_session
+	[ "$SESSION_STATUS" -eq 0 ]
+	[ -f "$A/cur/1732000800.M1P1.dup:2,S" ]
+	[ ! -e "$A/new/1732000800.M1P1.dup" ]
+}
+
+@test "a name pop3.sizes cannot carry does not stop the cache from being used" {
+	printf 'Subject: odd\n\nodd\n' >"$A/cur/1732000700.odd name:2,"
+	[ "$(id -u)" -ne 0 ] || chown "$TEST_USER": "$A/cur/1732000700.odd name:2,"
+	run --separate-stderr pop3 --log-level debug < <(crlf 'USER alice' 'PASS wonderland' 'QUIT')
+	[[ "$stderr" == *"sized 6 messages"* ]]
+	run --separate-stderr pop3 --log-level debug < <(crlf 'USER alice' 'PASS wonderland' 'QUIT')
+	# the second login reads only the odd one
+	[[ "$stderr" == *"sized 1 messages"* ]]
+	grep -q '^1732000100.M318840P4102.sample ' "$A/pop3.sizes"
+}

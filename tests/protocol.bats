@@ -1123,3 +1123,33 @@ PY
 	grep -q 'session end peer=2001:db8::7 ' "$T/err"
 	grep -q 'session end peer=local ' "$T/err"
 }
+
+@test "a connection gets ten login attempts in all, whatever their answers" {
+	# alice is locked by a file lock held here: every correct PASS gets [IN-USE]
+	: >>"$T/mail/alice/pop3.lock"
+	own "$T/mail/alice/pop3.lock"
+	exec {lk}<"$T/mail/alice/pop3.lock"
+	flock -n "$lk"
+	args=()
+	for i in $(seq 11); do args+=('USER alice' 'PASS wonderland'); done
+	talk < <(crlf "${args[@]}" QUIT)
+	exec {lk}>&-
+	[ "$(grep -c '^-ERR \[IN-USE\]' <<<"$output")" -eq 10 ]
+	[[ "${lines[-1]}" == "-ERR [AUTH] Too many login attempts"* ]]
+	[ "$status" -eq 1 ]
+}
+
+@test "a client that stops reading a pipe cannot hold the session past the timeout" {
+	f="$T/mail/bob/cur/1732090000.M1P1.big:2,"
+	head -c 3000000 /dev/zero | tr '\0' 'x' | fold -w 70 >"$f"
+	own "$f"
+	mkfifo "$T/slow"
+	exec {r}<>"$T/slow" # a reader that never reads
+	crlf 'USER bob' 'PASS builder' 'RETR 3' 'QUIT' >"$T/cmds"
+	status=0
+	timeout 30 "${AS_USER[@]}" "$SESSION" --state "$T/state.db" --timeout 1 <"$T/cmds" >"$T/slow" 2>"$T/err" || status=$?
+	exec {r}>&-
+	[ "$status" -eq 1 ]
+	grep -q 'outcome=write-error' "$T/err"
+	[ -f "$f" ]
+}
