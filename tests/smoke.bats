@@ -16,6 +16,7 @@ teardown() { teardown_store; }
 	start_tcp "127.0.0.1:$port" "[::1]:$port"
 	run chat 127.0.0.1 "$port" < <(crlf 'USER bob' 'PASS builder' 'LIST' 'QUIT')
 	[[ "$output" == *"+OK 2 messages"* ]]
+	have_ipv6 || skip "this machine has no IPv6 loopback"
 	run chat ::1 "$port" < <(crlf 'USER bob' 'PASS builder' 'STAT' 'QUIT')
 	[[ "$output" == *"+OK 2 "* ]]
 }
