@@ -90,12 +90,13 @@
 
 /*
  * Writers queue for the state file (see state.c).  At the start the client
- * is waiting for its first reply, so a session gives up after a second (the
- * end transaction then counts the start).  At the end the connection is
- * already released and nobody waits: a session waits long enough that
- * metrics survive any realistic burst.
+ * is waiting for its first reply, so a session gives up after a quarter of
+ * a second (the end transaction then counts the start; only sessions_now
+ * misses it meanwhile).  At the end the connection is already released and
+ * nobody waits: a session waits long enough that metrics survive any
+ * realistic burst.
  */
-#define POP3_STATE_START_WAIT_S 1
-#define POP3_STATE_END_WAIT_S 30
+#define POP3_STATE_START_WAIT_MS 250
+#define POP3_STATE_END_WAIT_MS 30000
 
 #endif

@@ -210,7 +210,7 @@ static void count_start(struct session *s, const char *state_file)
 	if (!s->delta.counted_start)
 		log_warn("cannot count session start: %s", s->state.err);
 	if (bad > 0)
-		log_warn("%u invalid settings in the state file ignored, last: %s", bad, s->state.err);
+		log_warn("%u invalid settings in the state file ignored, last: %s", bad, s->state.warn);
 }
 
 static void count_end(struct session *s)

@@ -25,6 +25,7 @@ struct state {
 	struct sqlite3 *db;
 	int writers_fd; /* <file>-writers: flock queue for write transactions, or -1 */
 	char err[256];  /* the last error, for the caller to log */
+	char warn[256]; /* the last invalid stored setting, for the caller to log */
 };
 
 struct state_user {
@@ -60,9 +61,9 @@ void state_idle(struct state *st);
 
 /* Session side. */
 /*
- * Count the session as started and live, and read the settings table into
- * cfg.  A stored value that fails validation is skipped; *bad counts them
- * and st->err names the last one.
+ * Read the settings table into cfg, then count the session as started and
+ * live.  A stored value that fails validation is skipped; *bad counts them
+ * and st->warn names the last one.  Returns whether the session was counted.
  */
 bool state_session_begin(struct state *st, pid_t pid, const char *peer, struct config *cfg,
 			 unsigned *bad);
