@@ -324,3 +324,45 @@ bob_session_out() {
 	[ ! -e "$T/missing.db" ]
 	[[ "$stderr" == *"state file unavailable"* ]]
 }
+
+@test "under classic inetd (stderr is the client's socket) no log line reaches the client" {
+	run python3 "$POP3_SRC/tests/lib/inetd_stderr.py" "${AS_USER[@]}" "$SESSION" --state "$T/state.db"
+	[ "$status" -eq 0 ]
+	# every line the client got is a POP3 reply
+	while IFS= read -r l; do
+		[[ "$l" == "+OK"* || "$l" == "-ERR"* ]]
+	done <<<"$(tr -d '\r' <<<"$output")"
+	[[ "$output" == *"-ERR [AUTH]"* ]]
+	[[ "$output" != *"session end"* && "$output" != *"auth failed"* ]]
+}
+
+@test "a session whose metrics cannot be written at its start still serves mail, and is counted at its end" {
+	before=$("$ADMIND" --state "$T/state.db" --metrics | sed -n 's/^sessions_total=//p')
+	mkfifo "$T/hin" "$T/hout"
+	python3 "$POP3_SRC/tests/lib/hold_write_lock.py" "$T/state.db" <"$T/hin" >"$T/hout" &
+	holder=$!
+	exec {hw}>"$T/hin" {hr}<"$T/hout"
+	read -r line <&"$hr"
+	[ "$line" = held ]
+	mkfifo "$T/in" "$T/out"
+	pop3 <"$T/in" >"$T/out" 2>"$T/err" &
+	spid=$!
+	exec {w}>"$T/in" {r}<"$T/out"
+	read -r greeting <&"$r"
+	printf 'USER bob\r\nPASS builder\r\nRETR 1\r\n' >&"$w"
+	read -r l <&"$r"; read -r login <&"$r"; read -r retr <&"$r"
+	[[ "$login" == "+OK Logged in"* ]]
+	[[ "$retr" == "+OK 102 octets"* ]]
+	# let the end transaction through
+	echo done >&"$hw"
+	exec {hw}>&- {hr}<&-
+	wait "$holder"
+	printf 'QUIT\r\n' >&"$w"
+	exec {w}>&-
+	cat <&"$r" >/dev/null
+	exec {r}<&-
+	wait "$spid"
+	grep -q 'cannot count session start' "$T/err"
+	after=$("$ADMIND" --state "$T/state.db" --metrics | sed -n 's/^sessions_total=//p')
+	[ "$after" -eq $((before + 1)) ]
+}
