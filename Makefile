@@ -42,10 +42,13 @@ SESSION_LDFLAGS = -static-pie
 else
 SESSION_LDFLAGS = -pie
 endif
-ADMIND_OBJS  = admind state auth config log
-ADMIND_LIBS  = -lsqlite3 -lcrypt
+ADMIND_OBJS  = admind admserve admproto hmac state auth config log
+ADMIND_LIBS  = -lsqlite3 -lcrypt -lsystemd -lcrypto
 
-BINS = $(BUILD)/pop3-session $(BUILD)/pop3-admind
+ADMIN_OBJS   = admin/pop3-admin auth hmac
+ADMIN_LIBS   = -lcrypt -lcrypto
+
+BINS = $(BUILD)/pop3-session $(BUILD)/pop3-admind $(BUILD)/pop3-admin
 
 all: $(BINS)
 
@@ -58,10 +61,17 @@ $(BUILD)/pop3-session: $(SESSION_OBJS:%=$(BUILD)/%.o)
 $(BUILD)/pop3-admind: $(ADMIND_OBJS:%=$(BUILD)/%.o)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -pie -o $@ $^ $(ADMIND_LIBS)
 
+$(BUILD)/admin/%.o: admin/%.c | $(BUILD)
+	@mkdir -p $(BUILD)/admin
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -Isrc -MMD -MP -c -o $@ $<
+
+$(BUILD)/pop3-admin: $(ADMIN_OBJS:%=$(BUILD)/%.o)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -pie -o $@ $^ $(ADMIN_LIBS)
+
 $(BUILD):
 	mkdir -p $@
 
--include $(wildcard $(BUILD)/*.d)
+-include $(wildcard $(BUILD)/*.d $(BUILD)/admin/*.d)
 
 deps-run:
 	@scripts/deps run

@@ -1,9 +1,10 @@
 /*
  * admind.c - pop3-admind: the administration side of the state file.
  *
- * This file holds the offline half: creating and migrating the state file,
- * importing users, setting a setting and printing the metrics, each run
- * once from the command line.  The long-lived UDP service is not built yet.
+ * The command-line front: the offline half (creating and migrating the
+ * state file, importing users, setting a setting, printing the metrics,
+ * each run once) is here; without any of those options the program becomes
+ * the long-lived UDP service of admserve.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,8 +14,10 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include "admserve.h"
 #include "auth.h"
 #include "config.h"
+#include "log.h"
 #include "params.h"
 #include "state.h"
 
@@ -33,6 +36,7 @@ struct options {
 	const char *set;
 	bool init;
 	bool metrics;
+	struct admserve_opts serve;
 };
 
 static const struct { const char *name, *prefix; } schemes[] = {
@@ -46,7 +50,8 @@ static void usage(FILE *to)
 		"Usage: pop3-admind --state PATH --init --maildir-root DIR [--import-users FILE] [--scheme NAME]\n"
 		"       pop3-admind --state PATH --import-users FILE [--scheme NAME]\n"
 		"       pop3-admind --state PATH --set NAME=VALUE\n"
-		"       pop3-admind --state PATH --metrics\n\n"
+		"       pop3-admind --state PATH --metrics\n"
+		"       pop3-admind --state PATH [--secret-file FILE] [--listen ADDR:PORT]...\n\n"
 		"Create, migrate and administer the POP3 state file (default $POP3_STATE, else %s).\n\n"
 		"  --init               create the state file or migrate it to this version's schema\n"
 		"  --maildir-root DIR   where <DIR>/<user> maildirs live (with --init)\n"
@@ -56,10 +61,15 @@ static void usage(FILE *to)
 		"                       sha512crypt, sha256crypt or bcrypt\n"
 		"  --set NAME=VALUE     store a setting: maildir_root, idle_timeout, auth_delay_ms,\n"
 		"                       log_level\n"
-		"  --metrics            print the metrics as name=value lines\n\n"
-		"The long-lived UDP administration service is not available yet.\n"
+		"  --metrics            print the metrics as name=value lines\n"
+		"  --secret-file FILE   the shared secret of the admin protocol (default %s)\n"
+		"  --listen ADDR:PORT   serve the admin protocol there (repeatable; default: the\n"
+		"                       sockets systemd passes, else 127.0.0.1:9090 and [::1]:9090)\n\n"
+		"Without --init, --import-users, --set or --metrics, pop3-admind serves the UDP\n"
+		"administration protocol (docs/admin-protocol.md) until SIGTERM; SIGHUP reopens\n"
+		"the state file and rereads the secret.\n"
 		"Exit status: 0 done, 1 bad input, 100 usage, 111 state file failure.\n",
-		STATE_DEFAULT_PATH);
+		STATE_DEFAULT_PATH, ADMSERVE_SECRET_DEFAULT);
 }
 
 static const char *scheme_prefix(const char *name)
@@ -235,6 +245,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "scheme", required_argument, NULL, 'c' },
 		{ "set", required_argument, NULL, 'e' },
 		{ "metrics", no_argument, NULL, 'M' },
+		{ "secret-file", required_argument, NULL, 'k' },
+		{ "listen", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -249,6 +261,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'c': o->scheme = optarg; break;
 		case 'e': o->set = optarg; break;
 		case 'M': o->metrics = true; break;
+		case 'k': o->serve.secret_path = optarg; break;
+		case 'l':
+			if (o->serve.nlisten == ADMSERVE_LISTEN_MAX)
+				return EXIT_USAGE;
+			o->serve.listen[o->serve.nlisten++] = optarg;
+			break;
 		case 'h': usage(stdout); exit(EXIT_OK);
 		default: return EXIT_USAGE;
 		}
@@ -257,11 +275,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 		return EXIT_USAGE;
 	if (o->init && !o->maildir_root) {
 		(void)fprintf(stderr, "pop3-admind: --init needs --maildir-root\n");
-		return EXIT_USAGE;
-	}
-	if (!o->init && !o->import && !o->set && !o->metrics) {
-		(void)fprintf(stderr, "pop3-admind: the UDP service is not available yet;"
-				      " use --init, --import-users, --set or --metrics\n");
 		return EXIT_USAGE;
 	}
 	return EXIT_OK;
@@ -312,6 +325,14 @@ int main(int argc, char **argv)
 	if (rc != EXIT_OK) {
 		usage(stderr);
 		return rc;
+	}
+	if (!o.init && !o.import && !o.set && !o.metrics) {
+		const char *env = getenv("POP3_ADMIN_SECRET_FILE");
+		log_init("pop3-admind");
+		o.serve.state_path = state_path(o.state);
+		if (!o.serve.secret_path)
+			o.serve.secret_path = env && *env ? env : ADMSERVE_SECRET_DEFAULT;
+		return admserve_run(&o.serve);
 	}
 	prefix = scheme_prefix(o.scheme ? o.scheme : "yescrypt");
 	if (!prefix) {

@@ -194,7 +194,19 @@ static int keep_wal_short(void *unused, sqlite3 *db, const char *name, int frame
 	return SQLITE_OK;
 }
 
+static bool open_with(struct state *st, const char *path, bool create, bool durable);
+
 bool state_open(struct state *st, const char *path, bool create)
+{
+	return open_with(st, path, create, create);
+}
+
+bool state_open_admin(struct state *st, const char *path)
+{
+	return open_with(st, path, false, true);
+}
+
+static bool open_with(struct state *st, const char *path, bool create, bool durable)
 {
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
 
@@ -219,11 +231,11 @@ bool state_open(struct state *st, const char *path, bool create)
 	 * create it again (2 ms per session measured).  Checkpoints are left to
 	 * SQLite's automatic one (every 1000 WAL pages) and to pop3-admind.
 	 */
-	if (!create)
+	if (!durable)
 		(void)sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	(void)sqlite3_wal_hook(st->db, keep_wal_short, NULL);
 	open_writers(st, path);
-	if (sqlite3_exec(st->db, create ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+	if (sqlite3_exec(st->db, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
 			 NULL, NULL, NULL) != SQLITE_OK) {
 		set_err(st, path);
 		state_close(st);
@@ -681,4 +693,172 @@ bool state_metrics_write(struct state *st, FILE *out)
 			      (const char *)sqlite3_column_text(s, 2));
 	(void)sqlite3_finalize(s);
 	return true;
+}
+
+/* ---- users and settings for the admin protocol ---- */
+
+/* Run a one-row change in its own durable transaction; how many rows it touched. */
+static int change(struct state *st, sqlite3_stmt *s)
+{
+	int n;
+
+	if (!write_begin(st, POP3_STATE_END_WAIT_MS)) {
+		(void)sqlite3_finalize(s);
+		return -1;
+	}
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		set_err(st, "step");
+		(void)sqlite3_finalize(s);
+		rollback(st);
+		return -1;
+	}
+	n = sqlite3_changes(st->db);
+	(void)sqlite3_finalize(s);
+	if (!write_commit(st)) {
+		rollback(st);
+		return -1;
+	}
+	return n;
+}
+
+static enum state_lookup changed(int n)
+{
+	return n < 0 ? STATE_ERROR : n == 0 ? STATE_NOT_FOUND : STATE_FOUND;
+}
+
+enum state_lookup state_user_add(struct state *st, const char *name, const char *hash,
+				 const char *maildir, bool *exists)
+{
+	sqlite3_stmt *s = prepare(st, "INSERT INTO users (name, hash, maildir, created)"
+				      " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO NOTHING");
+	if (!s)
+		return STATE_ERROR;
+	(void)sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(s, 2, hash, -1, SQLITE_STATIC);
+	if (maildir)
+		(void)sqlite3_bind_text(s, 3, maildir, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_int64(s, 4, (sqlite3_int64)time(NULL));
+	int n = change(st, s);
+	*exists = n == 0;
+	return n < 0 ? STATE_ERROR : STATE_FOUND;
+}
+
+enum state_lookup state_user_del(struct state *st, const char *name)
+{
+	sqlite3_stmt *s = prepare(st, "DELETE FROM users WHERE name = ?1");
+
+	if (!s)
+		return STATE_ERROR;
+	(void)sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	return changed(change(st, s));
+}
+
+enum state_lookup state_user_set_hash(struct state *st, const char *name, const char *hash)
+{
+	sqlite3_stmt *s = prepare(st, "UPDATE users SET hash = ?2 WHERE name = ?1");
+
+	if (!s)
+		return STATE_ERROR;
+	(void)sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(s, 2, hash, -1, SQLITE_STATIC);
+	return changed(change(st, s));
+}
+
+enum state_lookup state_user_set_enabled(struct state *st, const char *name, bool enabled)
+{
+	sqlite3_stmt *s = prepare(st, "UPDATE users SET enabled = ?2 WHERE name = ?1");
+
+	if (!s)
+		return STATE_ERROR;
+	(void)sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_int(s, 2, enabled ? 1 : 0);
+	return changed(change(st, s));
+}
+
+static const char *text_or(sqlite3_stmt *s, int col, const char *dflt)
+{
+	const char *t = (const char *)sqlite3_column_text(s, col);
+	return t ? t : dflt;
+}
+
+enum state_lookup state_user_show(struct state *st, const char *name, FILE *out)
+{
+	sqlite3_stmt *s = prepare(st, "SELECT name, enabled, coalesce(maildir, ''), created,"
+				      " coalesce(last_login, 0), coalesce(last_peer, '')"
+				      " FROM users WHERE name = ?1");
+	enum state_lookup res = STATE_ERROR;
+	int rc;
+
+	if (!s)
+		return STATE_ERROR;
+	(void)sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		(void)fprintf(out, "name=%s enabled=%d maildir=%s created=%lld last_login=%lld last_peer=%s",
+			      text_or(s, 0, ""), sqlite3_column_int(s, 1), text_or(s, 2, ""),
+			      (long long)sqlite3_column_int64(s, 3), (long long)sqlite3_column_int64(s, 4),
+			      text_or(s, 5, ""));
+		res = STATE_FOUND;
+	} else if (rc == SQLITE_DONE) {
+		res = STATE_NOT_FOUND;
+	} else {
+		set_err(st, "user show");
+	}
+	(void)sqlite3_finalize(s);
+	return res;
+}
+
+bool state_user_list(struct state *st, const char *after, int max, FILE *out, bool *more,
+		     char *last, size_t lastcap)
+{
+	sqlite3_stmt *s = prepare(st, "SELECT name FROM users WHERE name > ?1 ORDER BY name LIMIT ?2");
+	int rc, n = 0;
+
+	*more = false;
+	if (!s)
+		return false;
+	(void)sqlite3_bind_text(s, 1, after ? after : "", -1, SQLITE_STATIC);
+	(void)sqlite3_bind_int(s, 2, max + 1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (n++ == max) {
+			*more = true;
+			break;
+		}
+		const char *name = text_or(s, 0, "");
+		(void)fprintf(out, "\n%s", name);
+		(void)snprintf(last, lastcap, "%s", name);
+	}
+	(void)sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		set_err(st, "user list");
+		return false;
+	}
+	return true;
+}
+
+bool state_settings_write(struct state *st, const char *name, FILE *out)
+{
+	sqlite3_stmt *s = prepare(st, "SELECT name, value FROM settings"
+				      " WHERE (?1 IS NULL OR name = ?1) AND name != 'dummy_hash' ORDER BY name");
+	int rc;
+
+	if (!s)
+		return false;
+	if (name)
+		(void)sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		(void)fprintf(out, "\n%s=%s", text_or(s, 0, ""), text_or(s, 1, ""));
+	(void)sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		set_err(st, "settings");
+		return false;
+	}
+	return true;
+}
+
+int state_schema_version(struct state *st)
+{
+	int v = -1;
+
+	return user_version(st, &v) ? v : -1;
 }

@@ -52,6 +52,8 @@ enum state_lookup { STATE_FOUND, STATE_NOT_FOUND, STATE_ERROR };
 const char *state_path(const char *flag);
 
 bool state_open(struct state *st, const char *path, bool create);
+/* An existing file, for administration: every commit durable (synchronous=FULL). */
+bool state_open_admin(struct state *st, const char *path);
 void state_close(struct state *st);
 /*
  * Close the file and shut SQLite down, giving back all its memory while the
@@ -80,6 +82,24 @@ bool state_setting_exists(struct state *st, const char *name, bool *exists);
 bool state_user_put_hash(struct state *st, const char *name, const char *hash);
 size_t state_reap(struct state *st);
 bool state_metrics_write(struct state *st, FILE *out);
+
+/* Users, for the admin protocol; STATE_FOUND means done, STATE_NOT_FOUND no such user. */
+enum state_lookup state_user_add(struct state *st, const char *name, const char *hash,
+				 const char *maildir, bool *exists);
+enum state_lookup state_user_del(struct state *st, const char *name);
+enum state_lookup state_user_set_hash(struct state *st, const char *name, const char *hash);
+enum state_lookup state_user_set_enabled(struct state *st, const char *name, bool enabled);
+/* One "name= enabled= maildir= created= last_login= last_peer=" line (never the hash). */
+enum state_lookup state_user_show(struct state *st, const char *name, FILE *out);
+/*
+ * Up to max names after `after` (or from the start), each on a line of its
+ * own; *more when others follow, and then last[] holds the last name listed.
+ */
+bool state_user_list(struct state *st, const char *after, int max, FILE *out, bool *more,
+		     char *last, size_t lastcap);
+/* "name=value" lines of the stored settings, all or one. */
+bool state_settings_write(struct state *st, const char *name, FILE *out);
+int state_schema_version(struct state *st);
 
 /* This process's start time in clock ticks since boot (/proc/self/stat). */
 uint64_t state_proc_start(pid_t pid);

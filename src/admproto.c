@@ -1,0 +1,337 @@
+/*
+ * admproto.c - parse, authenticate and answer admin protocol requests.
+ *
+ * The command table is at the bottom; every -ERR text is in the handlers
+ * next to it.  Replies are composed in a memory stream (fmemopen) so that
+ * the state module's listing functions write straight into the datagram.
+ */
+#include "admproto.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "auth.h"
+#include "config.h"
+#include "hmac.h"
+
+#define UNAUTH "-ERR auth"
+
+struct req {
+	char *tag;
+	char *stamp;
+	char *mac;
+	char *cmd;      /* from the verb to the end */
+	char *argv[6];
+	int argc;
+};
+
+/* Split on single spaces; false when the shape is wrong. */
+static bool parse(char *buf, struct req *r)
+{
+	char *f[5];
+	char *p = buf;
+
+	for (int i = 0; i < 4; i++) {
+		char *sp = strchr(p, ' ');
+		if (!sp || sp == p)
+			return false;
+		*sp = '\0';
+		f[i] = p;
+		p = sp + 1;
+	}
+	f[4] = p;
+	if (strcmp(f[0], ADM_VERSION) != 0)
+		return false;
+	r->tag = f[1];
+	r->stamp = f[2];
+	r->mac = f[3];
+	r->cmd = f[4];
+	size_t tl = strlen(r->tag), sl = strlen(r->stamp);
+	if (tl == 0 || tl > ADM_TAG_MAX || sl == 0 || sl > 12 || strlen(r->mac) != HMAC_HEX_LEN ||
+	    *r->cmd == '\0')
+		return false;
+	for (size_t i = 0; i < tl; i++)
+		if (!((r->tag[i] >= '0' && r->tag[i] <= '9') || (r->tag[i] >= 'a' && r->tag[i] <= 'z') ||
+		      (r->tag[i] >= 'A' && r->tag[i] <= 'Z')))
+			return false;
+	for (size_t i = 0; i < sl; i++)
+		if (r->stamp[i] < '0' || r->stamp[i] > '9')
+			return false;
+	return true;
+}
+
+/* Split the command into words (a copy: cmd itself stays whole for the MAC). */
+static bool words(struct req *r, char *copy, size_t cap)
+{
+	size_t n = strlen(r->cmd);
+
+	if (n >= cap)
+		return false;
+	memcpy(copy, r->cmd, n + 1);
+	r->argc = 0;
+	for (char *tok = strtok(copy, " "); tok; tok = strtok(NULL, " ")) {
+		if (r->argc == 6)
+			return false;
+		r->argv[r->argc++] = tok;
+	}
+	return r->argc > 0;
+}
+
+static bool mac_of(const struct adm *a, const char *msg, size_t len, char *hex)
+{
+	return hmac_hex(a->secret, a->secret_len, msg, len, hex);
+}
+
+/* ---- commands: each writes "+OK ..." or "-ERR ..." and its lines to out ---- */
+
+static void c_capa(struct adm *a, struct req *r, FILE *out)
+{
+	(void)a;
+	(void)r;
+	(void)fputs("+OK\nversion=" ADM_VERSION "\nmax-request=1024\nmax-reply=1200"
+		    "\nCAPA\nUSER ADD\nUSER DEL\nUSER PASSWD\nUSER ENABLE\nUSER DISABLE\nUSER SHOW"
+		    "\nUSER LIST\nMETRICS\nCONFIG GET\nCONFIG SET", out);
+}
+
+static bool need(struct req *r, int lo, int hi, FILE *out)
+{
+	if (r->argc >= lo && r->argc <= hi)
+		return true;
+	(void)fputs("-ERR [SYNTAX] wrong number of arguments", out);
+	return false;
+}
+
+static bool valid_name(const char *name, FILE *out)
+{
+	if (auth_valid_username(name))
+		return true;
+	(void)fputs("-ERR [INVALID] user names are 1-128 letters, digits and ._@+-", out);
+	return false;
+}
+
+static bool valid_hash(const char *hash, FILE *out)
+{
+	if (strlen(hash) < CONFIG_HASH_MAX && auth_is_hash(hash))
+		return true;
+	(void)fputs("-ERR [INVALID] not a crypt(3) hash this system can verify", out);
+	return false;
+}
+
+static void answer(struct adm *a, enum state_lookup res, FILE *out)
+{
+	if (res == STATE_FOUND)
+		(void)fputs("+OK", out);
+	else if (res == STATE_NOT_FOUND)
+		(void)fputs("-ERR [NOUSER] no such user", out);
+	else
+		(void)fprintf(out, "-ERR [TEMP] %.200s", a->st->err);
+}
+
+static void c_user(struct adm *a, struct req *r, FILE *out)
+{
+	const char *sub = r->argc > 1 ? r->argv[1] : "";
+	const char *name = r->argc > 2 ? r->argv[2] : "";
+
+	if (strcasecmp(sub, "LIST") == 0) {
+		bool more = false;
+		char last[CONFIG_HASH_MAX] = "";
+		if (!need(r, 2, 3, out))
+			return;
+		(void)fputs("+OK", out);
+		if (!state_user_list(a->st, r->argc == 3 ? name : NULL, ADM_PAGE, out, &more, last,
+				     sizeof last)) {
+			rewind(out);
+			(void)fprintf(out, "-ERR [TEMP] %.200s", a->st->err);
+			return;
+		}
+		if (more)
+			(void)fprintf(out, "\nmore=%s", last);
+		return;
+	}
+	if (!need(r, 3, 5, out) || !valid_name(name, out))
+		return;
+	if (strcasecmp(sub, "ADD") == 0) {
+		bool exists = false;
+		if (!need(r, 4, 5, out) || !valid_hash(r->argv[3], out))
+			return;
+		if (r->argc == 5 && r->argv[4][0] != '/') {
+			(void)fputs("-ERR [INVALID] the maildir must be an absolute path", out);
+			return;
+		}
+		enum state_lookup res = state_user_add(a->st, name, r->argv[3], r->argc == 5 ? r->argv[4] : NULL, &exists);
+		if (res == STATE_FOUND && exists)
+			(void)fputs("-ERR [EXISTS] user exists", out);
+		else
+			answer(a, res, out);
+	} else if (strcasecmp(sub, "DEL") == 0 && need(r, 3, 3, out)) {
+		answer(a, state_user_del(a->st, name), out);
+	} else if (strcasecmp(sub, "PASSWD") == 0 && need(r, 4, 4, out)) {
+		if (valid_hash(r->argv[3], out))
+			answer(a, state_user_set_hash(a->st, name, r->argv[3]), out);
+	} else if (strcasecmp(sub, "ENABLE") == 0 && need(r, 3, 3, out)) {
+		answer(a, state_user_set_enabled(a->st, name, true), out);
+	} else if (strcasecmp(sub, "DISABLE") == 0 && need(r, 3, 3, out)) {
+		answer(a, state_user_set_enabled(a->st, name, false), out);
+	} else if (strcasecmp(sub, "SHOW") == 0 && need(r, 3, 3, out)) {
+		(void)fputs("+OK\n", out);
+		enum state_lookup res = state_user_show(a->st, name, out);
+		if (res != STATE_FOUND) {
+			rewind(out);
+			answer(a, res, out);
+		}
+	} else if (ftell(out) == 0) {
+		(void)fputs("-ERR [SYNTAX] USER ADD|DEL|PASSWD|ENABLE|DISABLE|SHOW|LIST", out);
+	}
+}
+
+static void c_metrics(struct adm *a, struct req *r, FILE *out, time_t now)
+{
+	if (!need(r, 1, 1, out))
+		return;
+	(void)state_reap(a->st);
+	(void)fputs("+OK\n", out);
+	if (!state_metrics_write(a->st, out)) {
+		rewind(out);
+		(void)fprintf(out, "-ERR [TEMP] %.200s", a->st->err);
+		return;
+	}
+	(void)fprintf(out, "uptime=%lld", (long long)(now - a->started));
+}
+
+static void c_config(struct adm *a, struct req *r, FILE *out)
+{
+	const char *sub = r->argc > 1 ? r->argv[1] : "";
+
+	if (strcasecmp(sub, "GET") == 0 && need(r, 2, 3, out)) {
+		(void)fputs("+OK", out);
+		if (!state_settings_write(a->st, r->argc == 3 ? r->argv[2] : NULL, out)) {
+			rewind(out);
+			(void)fprintf(out, "-ERR [TEMP] %.200s", a->st->err);
+		}
+		return;
+	}
+	if (strcasecmp(sub, "SET") == 0 && need(r, 4, 4, out)) {
+		struct config scratch;
+		const char *why;
+		config_defaults(&scratch);
+		if (strcmp(r->argv[2], "dummy_hash") == 0 || !config_set(&scratch, r->argv[2], r->argv[3], &why)) {
+			(void)fprintf(out, "-ERR [INVALID] %s", strcmp(r->argv[2], "dummy_hash") == 0
+									 ? "dummy_hash is managed by --init" : why);
+			return;
+		}
+		if (!state_setting_put(a->st, r->argv[2], r->argv[3]))
+			(void)fprintf(out, "-ERR [TEMP] %.200s", a->st->err);
+		else
+			(void)fputs("+OK", out);
+		return;
+	}
+	if (ftell(out) == 0)
+		(void)fputs("-ERR [SYNTAX] CONFIG GET [NAME] | CONFIG SET NAME VALUE", out);
+}
+
+static void dispatch(struct adm *a, struct req *r, FILE *out, time_t now)
+{
+	const char *verb = r->argv[0];
+
+	if (strcasecmp(verb, "CAPA") == 0)
+		c_capa(a, r, out);
+	else if (strcasecmp(verb, "USER") == 0)
+		c_user(a, r, out);
+	else if (strcasecmp(verb, "METRICS") == 0)
+		c_metrics(a, r, out, now);
+	else if (strcasecmp(verb, "CONFIG") == 0)
+		c_config(a, r, out);
+	else
+		(void)fputs("-ERR [SYNTAX] unknown command", out);
+}
+
+/* ---- the request cycle ---- */
+
+static struct adm_kept *find_kept(struct adm *a, const char *tag, time_t now)
+{
+	for (size_t i = 0; i < ADM_CACHE; i++) {
+		struct adm_kept *k = &a->kept[i];
+		if (k->when != 0 && now - k->when <= ADM_KEEP_S && strcmp(k->tag, tag) == 0)
+			return k;
+	}
+	return NULL;
+}
+
+/* "PA1 tag mac body": the MAC covers "PA1 tag body". */
+static size_t seal(struct adm *a, const char *tag, const char *body, size_t blen, char *reply)
+{
+	char msg[ADM_REPLY_MAX + 32], mac[HMAC_HEX_LEN + 1];
+	int n = snprintf(msg, sizeof msg, ADM_VERSION " %s %.*s", tag, (int)blen, body);
+
+	if (n < 0 || (size_t)n >= sizeof msg || !mac_of(a, msg, (size_t)n, mac))
+		return 0;
+	n = snprintf(reply, ADM_REPLY_MAX, ADM_VERSION " %s %s %.*s", tag, mac, (int)blen, body);
+	return n < 0 || n >= ADM_REPLY_MAX ? 0 : (size_t)n;
+}
+
+size_t adm_handle(struct adm *a, const char *req, size_t len, time_t now, char *reply)
+{
+	char buf[ADM_REQ_MAX + 1], copy[ADM_REQ_MAX + 1], msg[ADM_REQ_MAX + 1];
+	char mac[HMAC_HEX_LEN + 1], body[ADM_REPLY_MAX];
+	struct req r;
+
+	if (len < ADM_REQ_MIN)
+		return 0;
+	if (len > ADM_REQ_MAX)
+		goto unauth;
+	if (req[len - 1] == '\n')
+		len--;
+	for (size_t i = 0; i < len; i++)
+		if (req[i] < 0x20 || req[i] > 0x7e)
+			goto unauth;
+	memcpy(buf, req, len);
+	buf[len] = '\0';
+	if (!parse(buf, &r))
+		goto unauth;
+	int m = snprintf(msg, sizeof msg, ADM_VERSION " %s %s %s", r.tag, r.stamp, r.cmd);
+	if (m < 0 || (size_t)m >= sizeof msg || !mac_of(a, msg, (size_t)m, mac) ||
+	    !hmac_equal(mac, r.mac, HMAC_HEX_LEN))
+		goto unauth;
+
+	/* authenticated from here on: every answer is sealed */
+	struct adm_kept *k = find_kept(a, r.tag, now);
+	if (k && hmac_equal(k->mac, r.mac, HMAC_HEX_LEN)) {
+		memcpy(reply, k->reply, k->len); /* a retry: answered, not applied again */
+		return k->len;
+	}
+	if (k)
+		return seal(a, r.tag, "-ERR [TAG] tag reused", strlen("-ERR [TAG] tag reused"), reply);
+	long long stamp = strtoll(r.stamp, NULL, 10);
+	if (stamp < (long long)now - ADM_SKEW_S || stamp > (long long)now + ADM_SKEW_S) {
+		char t[64];
+		int tn = snprintf(t, sizeof t, "-ERR [STALE] clock difference %lld s", stamp - (long long)now);
+		return seal(a, r.tag, t, (size_t)tn, reply);
+	}
+
+	FILE *out = fmemopen(body, sizeof body - 100, "w");
+	if (!out)
+		return seal(a, r.tag, "-ERR [TEMP] out of memory", strlen("-ERR [TEMP] out of memory"), reply);
+	if (!words(&r, copy, sizeof copy))
+		(void)fputs("-ERR [SYNTAX] too many arguments", out);
+	else
+		dispatch(a, &r, out, now);
+	long blen = ftell(out);
+	(void)fclose(out);
+	if (blen <= 0)
+		return 0;
+
+	size_t n = seal(a, r.tag, body, (size_t)blen, reply);
+	k = &a->kept[a->next];
+	a->next = (a->next + 1) % ADM_CACHE;
+	k->when = now;
+	memcpy(k->tag, r.tag, strlen(r.tag) + 1);
+	memcpy(k->mac, r.mac, HMAC_HEX_LEN + 1);
+	k->len = n;
+	memcpy(k->reply, reply, n);
+	return n;
+unauth:
+	memcpy(reply, UNAUTH, strlen(UNAUTH));
+	return strlen(UNAUTH);
+}
