@@ -44,7 +44,9 @@ static void usage(FILE *to)
 		"  user passwd NAME                set a new password\n"
 		"  user del|enable|disable|show NAME\n"
 		"  user list                       all user names\n"
-		"  metrics                         counters as name=value lines\n"
+		"  metrics [--prometheus]          counters as name=value lines, or in Prometheus\n"
+		"                                  text exposition format\n"
+		"  logins                          each user's last login: user= time= peer=\n"
 		"  config get [NAME]               settings\n"
 		"  config set NAME VALUE           change a setting for every new session\n"
 		"  capabilities                    what the daemon offers\n\n"
@@ -235,13 +237,14 @@ static int hashed_request(struct client *c, const char *verb, const char *name, 
 	return request(c, cmd, NULL, 0);
 }
 
-static int user_list(struct client *c)
+/* A paged listing: repeat base [cursor] until no "more=" line comes back. */
+static int paged(struct client *c, const char *base)
 {
 	char cmd[ADM_REQ_MAX], body[ADM_REPLY_MAX + 1], cursor[CONFIG_HASH_MAX] = "";
 	int rc;
 
 	do {
-		(void)snprintf(cmd, sizeof cmd, "USER LIST%s%s", *cursor ? " " : "", cursor);
+		(void)snprintf(cmd, sizeof cmd, "%s%s%s", base, *cursor ? " " : "", cursor);
 		if ((rc = request(c, cmd, body, sizeof body)) != EXIT_OK)
 			return rc;
 		*cursor = '\0';
@@ -283,7 +286,7 @@ static int run(struct client *c, int argc, char **argv)
 	if (strcmp(what, "user") == 0 && argc >= 2) {
 		const char *sub = argv[1];
 		if (strcmp(sub, "list") == 0 && argc == 2)
-			return user_list(c);
+			return paged(c, "USER LIST");
 		if (argc < 3)
 			return EXIT_USAGE;
 		if (strcmp(sub, "add") == 0 && (argc == 3 || (argc == 5 && strcmp(argv[3], "--maildir") == 0)))
@@ -304,6 +307,10 @@ static int run(struct client *c, int argc, char **argv)
 		}
 		return EXIT_USAGE;
 	}
+	if (strcmp(what, "metrics") == 0 && argc == 2 && strcmp(argv[1], "--prometheus") == 0)
+		return paged(c, "METRICS PROMETHEUS");
+	if (strcmp(what, "logins") == 0 && argc == 1)
+		return paged(c, "LOGINS");
 	if (strcmp(what, "metrics") == 0 && argc == 1)
 		(void)snprintf(cmd, sizeof cmd, "METRICS");
 	else if (strcmp(what, "capabilities") == 0 && argc == 1)

@@ -92,7 +92,7 @@ static void c_capa(struct adm *a, struct req *r, FILE *out)
 	(void)r;
 	(void)fputs("+OK\nversion=" ADM_VERSION "\nmax-request=1024\nmax-reply=1200"
 		    "\nCAPA\nUSER ADD\nUSER DEL\nUSER PASSWD\nUSER ENABLE\nUSER DISABLE\nUSER SHOW"
-		    "\nUSER LIST\nMETRICS\nCONFIG GET\nCONFIG SET", out);
+		    "\nUSER LIST\nMETRICS\nMETRICS PROMETHEUS\nLOGINS\nCONFIG GET\nCONFIG SET", out);
 }
 
 static bool need(struct req *r, int lo, int hi, FILE *out)
@@ -186,18 +186,78 @@ static void c_user(struct adm *a, struct req *r, FILE *out)
 	}
 }
 
+/* Prometheus text exposition: HELP and TYPE for each, names prefixed pop3_. */
+static const struct {
+	const char *name, *type, *help;
+} prom[STATE_METRICS + 1] = {
+	{ "pop3_metrics_since_seconds", "gauge", "Unix time the counters started." },
+	{ "pop3_sessions_total", "counter", "POP3 sessions started." },
+	{ "pop3_sessions", "gauge", "POP3 sessions running now." },
+	{ "pop3_logins_total", "counter", "Successful logins." },
+	{ "pop3_login_failures_total", "counter", "Failed logins." },
+	{ "pop3_messages_retrieved_total", "counter", "Messages sent by RETR." },
+	{ "pop3_messages_deleted_total", "counter", "Messages removed at QUIT." },
+	{ "pop3_sent_octets_total", "counter", "Octets sent to clients." },
+	{ "pop3_admind_uptime_seconds", "gauge", "Seconds since pop3-admind started." },
+};
+
+#define PROM_PAGE 4 /* metrics per datagram: 4 * ~130 octets */
+
 static void c_metrics(struct adm *a, struct req *r, FILE *out, time_t now)
 {
-	if (!need(r, 1, 1, out))
+	long long v[STATE_METRICS + 1];
+	bool prometheus = r->argc >= 2 && strcasecmp(r->argv[1], "PROMETHEUS") == 0;
+	unsigned long from = 0;
+
+	if (!(r->argc == 1 || (prometheus && r->argc <= 3))) {
+		(void)fputs("-ERR [SYNTAX] METRICS [PROMETHEUS [<cursor>]]", out);
 		return;
+	}
+	if (r->argc == 3) {
+		char *end;
+		from = strtoul(r->argv[2], &end, 10);
+		if (*end || from > STATE_METRICS) {
+			(void)fputs("-ERR [SYNTAX] bad cursor", out);
+			return;
+		}
+	}
 	(void)state_reap(a->st);
-	(void)fputs("+OK\n", out);
-	if (!state_metrics_write(a->st, out)) {
+	if (!state_metrics_get(a->st, v)) {
+		(void)fprintf(out, "-ERR [TEMP] %.200s", a->st->err);
+		return;
+	}
+	v[STATE_METRICS] = (long long)(now - a->started);
+	(void)fputs("+OK", out);
+	if (!prometheus) {
+		for (int i = 0; i < STATE_METRICS; i++)
+			(void)fprintf(out, "\n%s=%lld", state_metric_names[i], v[i]);
+		(void)fprintf(out, "\nuptime=%lld", v[STATE_METRICS]);
+		return;
+	}
+	unsigned long i = from;
+	for (; i <= STATE_METRICS && i < from + PROM_PAGE; i++)
+		(void)fprintf(out, "\n# HELP %s %s\n# TYPE %s %s\n%s %lld", prom[i].name, prom[i].help,
+			      prom[i].name, prom[i].type, prom[i].name, v[i]);
+	if (i <= STATE_METRICS)
+		(void)fprintf(out, "\nmore=%lu", i);
+}
+
+static void c_logins(struct adm *a, struct req *r, FILE *out)
+{
+	char last[CONFIG_HASH_MAX] = "";
+	bool more = false;
+
+	if (!need(r, 1, 2, out))
+		return;
+	(void)fputs("+OK", out);
+	if (!state_logins_write(a->st, "", r->argc == 2 ? r->argv[1] : NULL, ADM_PAGE, out, &more, last,
+				sizeof last)) {
 		rewind(out);
 		(void)fprintf(out, "-ERR [TEMP] %.200s", a->st->err);
 		return;
 	}
-	(void)fprintf(out, "uptime=%lld", (long long)(now - a->started));
+	if (more)
+		(void)fprintf(out, "\nmore=%s", last);
 }
 
 static void c_config(struct adm *a, struct req *r, FILE *out)
@@ -241,6 +301,8 @@ static void dispatch(struct adm *a, struct req *r, FILE *out, time_t now)
 		c_user(a, r, out);
 	else if (strcasecmp(verb, "METRICS") == 0)
 		c_metrics(a, r, out, now);
+	else if (strcasecmp(verb, "LOGINS") == 0)
+		c_logins(a, r, out);
 	else if (strcasecmp(verb, "CONFIG") == 0)
 		c_config(a, r, out);
 	else

@@ -661,37 +661,80 @@ size_t state_reap(struct state *st)
 	return reaped;
 }
 
-bool state_metrics_write(struct state *st, FILE *out)
+static const char *text_or(sqlite3_stmt *s, int col, const char *dflt)
 {
-	static const char *const cols[] = {
-		"since", "sessions_total", "logins_ok", "logins_failed",
-		"messages_retrieved", "messages_deleted", "octets_sent",
-	};
-	sqlite3_stmt *s = prepare(st, "SELECT since, sessions_total, logins_ok, logins_failed,"
-				      " messages_retrieved, messages_deleted, octets_sent,"
-				      " (SELECT count(*) FROM live) FROM metrics WHERE id = 1");
+	const char *t = (const char *)sqlite3_column_text(s, col);
+	return t ? t : dflt;
+}
+
+const char *const state_metric_names[STATE_METRICS] = {
+	"since", "sessions_total", "sessions_now", "logins_ok", "logins_failed",
+	"messages_retrieved", "messages_deleted", "octets_sent",
+};
+
+bool state_metrics_get(struct state *st, long long v[STATE_METRICS])
+{
+	sqlite3_stmt *s = prepare(st, "SELECT since, sessions_total, (SELECT count(*) FROM live),"
+				      " logins_ok, logins_failed, messages_retrieved, messages_deleted,"
+				      " octets_sent FROM metrics WHERE id = 1");
+	bool ok;
+
 	if (!s)
 		return false;
-	if (sqlite3_step(s) != SQLITE_ROW) {
+	ok = sqlite3_step(s) == SQLITE_ROW;
+	if (ok)
+		for (int i = 0; i < STATE_METRICS; i++)
+			v[i] = (long long)sqlite3_column_int64(s, i);
+	else
 		set_err(st, "metrics");
-		(void)sqlite3_finalize(s);
+	(void)sqlite3_finalize(s);
+	return ok;
+}
+
+bool state_logins_write(struct state *st, const char *prefix, const char *after, int max, FILE *out,
+			bool *more, char *last, size_t lastcap)
+{
+	sqlite3_stmt *s = prepare(st, "SELECT name, last_login, coalesce(last_peer, '') FROM users"
+				      " WHERE last_login IS NOT NULL AND name > ?1 ORDER BY name LIMIT ?2");
+	int rc, n = 0;
+
+	*more = false;
+	if (!s)
+		return false;
+	(void)sqlite3_bind_text(s, 1, after ? after : "", -1, SQLITE_STATIC);
+	(void)sqlite3_bind_int(s, 2, max < 0 ? -1 : max + 1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (max >= 0 && n++ == max) {
+			*more = true;
+			break;
+		}
+		const char *name = text_or(s, 0, "");
+		(void)fprintf(out, "\n%suser=%s time=%lld peer=%s", prefix, name,
+			      (long long)sqlite3_column_int64(s, 1), text_or(s, 2, ""));
+		if (last)
+			(void)snprintf(last, lastcap, "%s", name);
+	}
+	(void)sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		set_err(st, "logins");
 		return false;
 	}
-	for (int i = 0; i < 7; i++)
-		(void)fprintf(out, "%s=%lld\n", cols[i], (long long)sqlite3_column_int64(s, i));
-	(void)fprintf(out, "sessions_now=%lld\n", (long long)sqlite3_column_int64(s, 7));
-	(void)sqlite3_finalize(s);
+	return true;
+}
 
-	s = prepare(st, "SELECT name, last_login, coalesce(last_peer, '') FROM users"
-			" WHERE last_login IS NOT NULL ORDER BY name");
-	if (!s)
+bool state_metrics_write(struct state *st, FILE *out)
+{
+	long long v[STATE_METRICS];
+	bool more;
+
+	if (!state_metrics_get(st, v))
 		return false;
-	while (sqlite3_step(s) == SQLITE_ROW)
-		(void)fprintf(out, "last_login user=%s time=%lld peer=%s\n",
-			      (const char *)sqlite3_column_text(s, 0),
-			      (long long)sqlite3_column_int64(s, 1),
-			      (const char *)sqlite3_column_text(s, 2));
-	(void)sqlite3_finalize(s);
+	for (int i = 0; i < STATE_METRICS; i++)
+		(void)fprintf(out, "%s%s=%lld", i ? "\n" : "", state_metric_names[i], v[i]);
+	/* every user who ever logged in */
+	if (!state_logins_write(st, "last_login ", NULL, -1, out, &more, NULL, 0))
+		return false;
+	(void)fputc('\n', out);
 	return true;
 }
 
@@ -775,11 +818,6 @@ enum state_lookup state_user_set_enabled(struct state *st, const char *name, boo
 	return changed(change(st, s));
 }
 
-static const char *text_or(sqlite3_stmt *s, int col, const char *dflt)
-{
-	const char *t = (const char *)sqlite3_column_text(s, col);
-	return t ? t : dflt;
-}
 
 enum state_lookup state_user_show(struct state *st, const char *name, FILE *out)
 {

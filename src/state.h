@@ -81,6 +81,14 @@ bool state_setting_put(struct state *st, const char *name, const char *value);
 bool state_setting_exists(struct state *st, const char *name, bool *exists);
 bool state_user_put_hash(struct state *st, const char *name, const char *hash);
 size_t state_reap(struct state *st);
+/* The counters, in the order of state_metric_names. */
+#define STATE_METRICS 8
+extern const char *const state_metric_names[STATE_METRICS];
+bool state_metrics_get(struct state *st, long long v[STATE_METRICS]);
+/* "<prefix>user= time= peer=" lines of users who logged in, paged like state_user_list (max < 0: all). */
+bool state_logins_write(struct state *st, const char *prefix, const char *after, int max, FILE *out,
+			bool *more, char *last, size_t lastcap);
+/* For the command line: counters as name=value lines, then the last_login lines. */
 bool state_metrics_write(struct state *st, FILE *out);
 
 /* Users, for the admin protocol; STATE_FOUND means done, STATE_NOT_FOUND no such user. */
