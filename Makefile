@@ -35,7 +35,7 @@ ALL_LDFLAGS = $(OURS_LDFLAGS) $(LDFLAGS)
 
 # pop3-session links only what a session uses: no libsystemd (its start-up
 # cost is paid on every connection), no libssl yet.
-SESSION_OBJS = session proto stream msgconv maildrop auth state sqlmem config iobuf log
+SESSION_OBJS = session proto stream msgconv maildrop livefile auth state sqlmem config iobuf log
 SESSION_LIBS = -lsqlite3 -lcrypt -lm
 ifeq ($(STATIC),1)
 SESSION_LDFLAGS = -static-pie

@@ -47,6 +47,7 @@ static void usage(FILE *to)
 		"  metrics [--prometheus]          counters as name=value lines, or in Prometheus\n"
 		"                                  text exposition format\n"
 		"  logins                          each user's last login: user= time= peer=\n"
+		"  who                             live sessions: pid= user= peer= since= octets=\n"
 		"  config get [NAME]               settings\n"
 		"  config set NAME VALUE           change a setting for every new session\n"
 		"  capabilities                    what the daemon offers\n\n"
@@ -311,6 +312,8 @@ static int run(struct client *c, int argc, char **argv)
 		return paged(c, "METRICS PROMETHEUS");
 	if (strcmp(what, "logins") == 0 && argc == 1)
 		return paged(c, "LOGINS");
+	if (strcmp(what, "who") == 0 && argc == 1)
+		return paged(c, "WHO");
 	if (strcmp(what, "metrics") == 0 && argc == 1)
 		(void)snprintf(cmd, sizeof cmd, "METRICS");
 	else if (strcmp(what, "capabilities") == 0 && argc == 1)

@@ -92,7 +92,7 @@ static void c_capa(struct adm *a, struct req *r, FILE *out)
 	(void)r;
 	(void)fputs("+OK\nversion=" ADM_VERSION "\nmax-request=1024\nmax-reply=1200"
 		    "\nCAPA\nUSER ADD\nUSER DEL\nUSER PASSWD\nUSER ENABLE\nUSER DISABLE\nUSER SHOW"
-		    "\nUSER LIST\nMETRICS\nMETRICS PROMETHEUS\nLOGINS\nCONFIG GET\nCONFIG SET", out);
+		    "\nUSER LIST\nMETRICS\nMETRICS PROMETHEUS\nLOGINS\nWHO\nCONFIG GET\nCONFIG SET", out);
 }
 
 static bool need(struct req *r, int lo, int hi, FILE *out)
@@ -260,6 +260,36 @@ static void c_logins(struct adm *a, struct req *r, FILE *out)
 		(void)fprintf(out, "\nmore=%s", last);
 }
 
+static void c_who(struct adm *a, struct req *r, FILE *out)
+{
+	struct config cfg;
+	unsigned bad;
+	long long after = 0, last = 0;
+	bool more = false;
+
+	if (!need(r, 1, 2, out))
+		return;
+	if (r->argc == 2) {
+		char *end;
+		after = strtoll(r->argv[1], &end, 10);
+		if (*end || after < 0) {
+			(void)fputs("-ERR [SYNTAX] bad cursor", out);
+			return;
+		}
+	}
+	config_defaults(&cfg);
+	(void)state_load_settings(a->st, &cfg, &bad);
+	(void)state_reap(a->st);
+	(void)fputs("+OK", out);
+	if (!state_who_write(a->st, cfg.live_dir, after, ADM_PAGE, out, &more, &last)) {
+		rewind(out);
+		(void)fprintf(out, "-ERR [TEMP] %.200s", a->st->err);
+		return;
+	}
+	if (more)
+		(void)fprintf(out, "\nmore=%lld", last);
+}
+
 static void c_config(struct adm *a, struct req *r, FILE *out)
 {
 	const char *sub = r->argc > 1 ? r->argv[1] : "";
@@ -303,6 +333,8 @@ static void dispatch(struct adm *a, struct req *r, FILE *out, time_t now)
 		c_metrics(a, r, out, now);
 	else if (strcasecmp(verb, "LOGINS") == 0)
 		c_logins(a, r, out);
+	else if (strcasecmp(verb, "WHO") == 0)
+		c_who(a, r, out);
 	else if (strcasecmp(verb, "CONFIG") == 0)
 		c_config(a, r, out);
 	else

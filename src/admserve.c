@@ -9,6 +9,7 @@
 #include "admserve.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "admproto.h"
+#include "config.h"
 #include "hmac.h"
 #include "log.h"
 #include "state.h"
@@ -134,6 +136,29 @@ static bool open_state(struct server *s, const char *path)
 	return true;
 }
 
+/* Status files of sessions that were killed: their pid is gone. */
+static void reap_live_files(struct state *st)
+{
+	struct config cfg;
+	unsigned bad;
+	DIR *d;
+	struct dirent *e;
+
+	config_defaults(&cfg);
+	(void)state_load_settings(st, &cfg, &bad);
+	d = opendir(cfg.live_dir);
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			continue;
+		(void)unlinkat(dirfd(d), e->d_name, 0);
+	}
+	(void)closedir(d);
+}
+
 static void status(struct server *s)
 {
 	(void)sd_notifyf(0, "STATUS=%llu requests served, listening on %zu sockets", s->requests, s->nfds);
@@ -235,6 +260,7 @@ int admserve_run(const struct admserve_opts *o)
 		if (time(NULL) - last_upkeep >= UPKEEP_S && s.st.db) {
 			last_upkeep = time(NULL);
 			(void)state_reap(&s.st);
+			reap_live_files(&s.st);
 			status(&s);
 		}
 	}

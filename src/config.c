@@ -12,7 +12,7 @@
 	"$6$fWWHWn9kqO0fnc2v$P4DnAcZRqAnGeAI4UcQtYTN.Sw9tqA8Jnx7bDSNOtDoRH5pZD9N2q2VsqDYqy1hDFrTjRUSe8iFxLSbO0FKNl/"
 
 const char *const config_names[] = {
-	"maildir_root", "idle_timeout", "auth_delay_ms", "log_level", "dummy_hash", NULL,
+	"maildir_root", "idle_timeout", "auth_delay_ms", "log_level", "dummy_hash", "live_dir", NULL,
 };
 
 void config_defaults(struct config *c)
@@ -23,6 +23,7 @@ void config_defaults(struct config *c)
 	c->auth_delay_ms = POP3_AUTH_DELAY_DEFAULT_MS;
 	c->log_level = LOG_PRIO_INFO;
 	memcpy(c->dummy_hash, DUMMY_HASH_DEFAULT, sizeof DUMMY_HASH_DEFAULT);
+	memcpy(c->live_dir, "/run/pop3/live", sizeof "/run/pop3/live");
 }
 
 /* Strict decimal: digits only, no sign, no spaces, within [lo, hi]. */
@@ -64,6 +65,13 @@ bool config_set(struct config *c, const char *name, const char *value, const cha
 		}
 		if (!copy_bounded(c->maildir_root, sizeof c->maildir_root, value)) {
 			*why = "maildir_root is too long";
+			return false;
+		}
+		return true;
+	}
+	if (strcmp(name, "live_dir") == 0) {
+		if (value[0] != '/' || !copy_bounded(c->live_dir, sizeof c->live_dir - 16, value)) {
+			*why = "live_dir must be an absolute path";
 			return false;
 		}
 		return true;

@@ -25,6 +25,7 @@ struct config {
 	unsigned auth_delay_ms;     /* wait before answering a failed login */
 	enum log_prio log_level;
 	char dummy_hash[CONFIG_HASH_MAX]; /* what unknown users are checked against */
+	char live_dir[CONFIG_PATH_MAX];   /* one status file per logged-in session, for WHO */
 };
 
 void config_defaults(struct config *c);

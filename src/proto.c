@@ -227,6 +227,8 @@ static enum result open_maildrop(struct session *s, const struct state_user *u)
 	 * session idling in TRANSACTION keeps no SQLite memory (about 50 KiB).
 	 */
 	state_idle(&s->state);
+	if (!livefile_create(&s->live, s->cfg.live_dir, getpid(), s->user))
+		log_debug("no live status file in %s: %s", s->cfg.live_dir, strerror(errno));
 	s->phase = PHASE_TRANSACTION;
 	s->logged_in = true;
 	s->delta.logins_ok++;
@@ -501,6 +503,7 @@ static enum result send_msg(struct session *s, size_t i, bool top, uint64_t line
 	switch (stream_message(&s->io, fd, status, top, lines)) {
 	case STREAM_OK:
 		s->retr_octets += s->io.octets_out + s->io.out_len - before;
+		livefile_update(&s->live, s->io.octets_out + s->io.out_len);
 		if (!top)
 			s->delta.retrieved++;
 		return R_NEXT;

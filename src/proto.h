@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "iobuf.h"
+#include "livefile.h"
 #include "maildrop.h"
 #include "params.h"
 #include "state.h"
@@ -34,6 +35,7 @@ struct session {
 	bool state_ok;          /* the state file could be opened */
 	const char *state_file; /* its path, to reopen it at the end */
 	struct maildrop md;
+	struct livefile live;   /* for WHO, once logged in */
 	enum phase phase;
 	enum outcome outcome;
 	/* from USER (one octet more than a valid name, so an over-long one stays invalid), or the logged-in name */

@@ -299,6 +299,7 @@ int main(int argc, char **argv)
 	iobuf_init(&s.io, STDIN_FILENO, STDOUT_FILENO, (int)s.cfg.idle_timeout * 1000);
 	bound_pipe_writes(&s.io);
 	s.md.dirfd = s.md.lockfd = -1;
+	livefile_init(&s.live);
 
 	/* greet first: the state file work below overlaps the client's reply */
 	if (!iobuf_puts(&s.io, "+OK POP3 server ready\r\n") || !iobuf_flush(&s.io)) {
@@ -316,6 +317,7 @@ int main(int argc, char **argv)
 	proto_run(&s);
 
 	maildrop_close(&s.md);
+	livefile_remove(&s.live);
 	/*
 	 * The client has its last reply: hang up now rather than after the
 	 * metrics transaction, so the end of the session costs it nothing.

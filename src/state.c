@@ -435,6 +435,12 @@ bool state_session_begin(struct state *st, pid_t pid, const char *peer, struct c
 	return counted;
 }
 
+bool state_load_settings(struct state *st, struct config *cfg, unsigned *bad)
+{
+	*bad = 0;
+	return apply_settings(st, cfg, bad);
+}
+
 enum state_lookup state_user_get(struct state *st, const char *name, struct state_user *u)
 {
 	sqlite3_stmt *s = prepare(st, "SELECT hash, maildir, enabled FROM users WHERE name = ?1");
@@ -899,4 +905,63 @@ int state_schema_version(struct state *st)
 	int v = -1;
 
 	return user_version(st, &v) ? v : -1;
+}
+
+/* The user and octets a live session keeps in <live_dir>/<pid> (see livefile in session.c). */
+static void read_live_file(const char *dir, long long pid, char *user, size_t ucap, long long *octets)
+{
+	char path[CONFIG_PATH_MAX + 32], buf[256];
+	int fd;
+	ssize_t n;
+
+	(void)snprintf(user, ucap, "-");
+	*octets = -1;
+	if ((size_t)snprintf(path, sizeof path, "%s/%lld", dir, pid) >= sizeof path)
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof buf - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	char u[POP3_USER_MAX + 2];
+	if (sscanf(buf, "user=%129s octets=%lld", u, octets) == 2)
+		(void)snprintf(user, ucap, "%s", u);
+}
+
+bool state_who_write(struct state *st, const char *live_dir, long long after, int max, FILE *out,
+		     bool *more, long long *last)
+{
+	sqlite3_stmt *s = prepare(st, "SELECT pid, started, peer FROM live WHERE pid > ?1 ORDER BY pid LIMIT ?2");
+	int rc, n = 0;
+
+	*more = false;
+	if (!s)
+		return false;
+	(void)sqlite3_bind_int64(s, 1, after);
+	(void)sqlite3_bind_int(s, 2, max + 1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		char user[POP3_USER_MAX + 2];
+		long long pid = (long long)sqlite3_column_int64(s, 0), octets;
+		if (n++ == max) {
+			*more = true;
+			break;
+		}
+		read_live_file(live_dir, pid, user, sizeof user, &octets);
+		(void)fprintf(out, "\npid=%lld user=%s peer=%s since=%lld octets=", pid, user,
+			      text_or(s, 2, ""), (long long)sqlite3_column_int64(s, 1));
+		if (octets < 0)
+			(void)fputc('-', out);
+		else
+			(void)fprintf(out, "%lld", octets);
+		*last = pid;
+	}
+	(void)sqlite3_finalize(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		set_err(st, "who");
+		return false;
+	}
+	return true;
 }

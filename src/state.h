@@ -70,6 +70,8 @@ void state_idle(struct state *st);
 bool state_session_begin(struct state *st, pid_t pid, const char *peer, struct config *cfg,
 			 unsigned *bad);
 enum state_lookup state_user_get(struct state *st, const char *name, struct state_user *u);
+/* The settings table into cfg; *bad counts invalid values (st->warn names the last). */
+bool state_load_settings(struct state *st, struct config *cfg, unsigned *bad);
 bool state_session_end(struct state *st, pid_t pid, const struct state_delta *d);
 
 /* Administration side. */
@@ -105,6 +107,9 @@ enum state_lookup state_user_show(struct state *st, const char *name, FILE *out)
  */
 bool state_user_list(struct state *st, const char *after, int max, FILE *out, bool *more,
 		     char *last, size_t lastcap);
+/* "pid= user= peer= since= octets=" lines of live sessions after pid `after`, paged. */
+bool state_who_write(struct state *st, const char *live_dir, long long after, int max, FILE *out,
+		     bool *more, long long *last);
 /* "name=value" lines of the stored settings, all or one. */
 bool state_settings_write(struct state *st, const char *name, FILE *out);
 int state_schema_version(struct state *st);
