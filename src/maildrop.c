@@ -147,7 +147,10 @@ static int cmp_msg(const void *pa, const void *pb)
 	int c = memcmp(a->path + a->uniq_off, b->path + b->uniq_off, n);
 	if (c != 0)
 		return c;
-	return (a->uniq_len > b->uniq_len) - (a->uniq_len < b->uniq_len);
+	if (a->uniq_len != b->uniq_len)
+		return (a->uniq_len > b->uniq_len) - (a->uniq_len < b->uniq_len);
+	/* one unique name twice: a fixed order, "cur/" before "new/" */
+	return strcmp(a->path, b->path);
 }
 
 /* ---- the snapshot ---- */
@@ -180,6 +183,7 @@ static bool add_msg(struct maildrop *md, size_t *cap, const char *dir, const cha
 	m->ino = ino;
 	m->deleted = false;
 	m->duplicate = false;
+	m->shared_name = false;
 	return true;
 }
 
@@ -424,7 +428,7 @@ static void cache_write(struct maildrop *md)
 		const struct msg *m = &md->msgs[i];
 		const char *u = m->path + m->uniq_off;
 		uint64_t dummy;
-		if (m->size == UINT64_MAX || m->duplicate || !cacheable(u, m->uniq_len) ||
+		if (m->size == UINT64_MAX || m->shared_name || !cacheable(u, m->uniq_len) ||
 		    size_from_name(u, m->uniq_len, &dummy))
 			continue;
 		memcpy(buf + len, u, m->uniq_len);
@@ -478,7 +482,7 @@ static bool fill_sizes(struct maildrop *md)
 		if (m->size != UINT64_MAX)
 			continue;
 		struct cache_entry *e = cache_slot(&c, m->path + m->uniq_off, m->uniq_len);
-		if (e->uniq && !m->duplicate) {
+		if (e->uniq && !m->shared_name) {
 			if (!e->used)
 				c.used++;
 			e->used = true;
@@ -513,8 +517,8 @@ static bool fill_sizes(struct maildrop *md)
 /*
  * Two files with one unique name (a new/ message that could not move because
  * cur/ had its name): sorting put them side by side.  All but the first get
- * a UIDL of their own and are sized by reading, never by the shared cache
- * entry or by relocation.
+ * a UIDL of their own, and all are sized by reading, never through the
+ * cache entry their name shares.
  */
 static void mark_duplicates(struct maildrop *md)
 {
@@ -522,8 +526,11 @@ static void mark_duplicates(struct maildrop *md)
 		const struct msg *a = &md->msgs[i - 1];
 		struct msg *b = &md->msgs[i];
 		if (a->uniq_len == b->uniq_len &&
-		    memcmp(a->path + a->uniq_off, b->path + b->uniq_off, a->uniq_len) == 0)
+		    memcmp(a->path + a->uniq_off, b->path + b->uniq_off, a->uniq_len) == 0) {
+			md->msgs[i - 1].shared_name = true;
+			b->shared_name = true;
 			b->duplicate = true;
+		}
 	}
 }
 

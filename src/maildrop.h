@@ -23,7 +23,8 @@ struct msg {
 	uint16_t uniq_off; /* the unique name inside path */
 	uint16_t uniq_len;
 	bool deleted;
-	bool duplicate;    /* another message has the same unique name */
+	bool duplicate;    /* an earlier message has the same unique name: own UIDL */
+	bool shared_name;  /* its unique name is not its own: never sized from the cache */
 };
 
 struct arena; /* name storage, private to maildrop.c */
