@@ -140,7 +140,7 @@ static void c_user(struct adm *a, struct req *r, FILE *out)
 		if (!need(r, 2, 3, out))
 			return;
 		(void)fputs("+OK", out);
-		if (!state_user_list(a->st, r->argc == 3 ? name : NULL, ADM_PAGE, out, &more, last,
+		if (!state_user_list(a->st, r->argc == 3 ? name : NULL, ADM_PAGE_USERS, out, &more, last,
 				     sizeof last)) {
 			rewind(out);
 			(void)fprintf(out, "-ERR [TEMP] %.200s", a->st->err);
@@ -154,8 +154,8 @@ static void c_user(struct adm *a, struct req *r, FILE *out)
 		return;
 	if (strcasecmp(sub, "ADD") == 0) {
 		bool exists = false;
-		if (!need(r, 4, 5, out) || !valid_hash(r->argv[3], out))
-			return;
+		if (!need(r, 4, 5, out))
+			return; /* the hash was checked before the transaction, by precheck() */
 		if (r->argc == 5 && r->argv[4][0] != '/') {
 			(void)fputs("-ERR [INVALID] the maildir must be an absolute path", out);
 			return;
@@ -168,8 +168,7 @@ static void c_user(struct adm *a, struct req *r, FILE *out)
 	} else if (strcasecmp(sub, "DEL") == 0 && need(r, 3, 3, out)) {
 		answer(a, state_user_del(a->st, name), out);
 	} else if (strcasecmp(sub, "PASSWD") == 0 && need(r, 4, 4, out)) {
-		if (valid_hash(r->argv[3], out))
-			answer(a, state_user_set_hash(a->st, name, r->argv[3]), out);
+		answer(a, state_user_set_hash(a->st, name, r->argv[3]), out);
 	} else if (strcasecmp(sub, "ENABLE") == 0 && need(r, 3, 3, out)) {
 		answer(a, state_user_set_enabled(a->st, name, true), out);
 	} else if (strcasecmp(sub, "DISABLE") == 0 && need(r, 3, 3, out)) {
@@ -250,7 +249,7 @@ static void c_logins(struct adm *a, struct req *r, FILE *out)
 	if (!need(r, 1, 2, out))
 		return;
 	(void)fputs("+OK", out);
-	if (!state_logins_write(a->st, "", r->argc == 2 ? r->argv[1] : NULL, ADM_PAGE, out, &more, last,
+	if (!state_logins_write(a->st, "", r->argc == 2 ? r->argv[1] : NULL, ADM_PAGE_LOGINS, out, &more, last,
 				sizeof last)) {
 		rewind(out);
 		(void)fprintf(out, "-ERR [TEMP] %.200s", a->st->err);
@@ -281,7 +280,7 @@ static void c_who(struct adm *a, struct req *r, FILE *out)
 	(void)state_load_settings(a->st, &cfg, &bad);
 	(void)state_reap(a->st);
 	(void)fputs("+OK", out);
-	if (!state_who_write(a->st, cfg.live_dir, after, ADM_PAGE, out, &more, &last)) {
+	if (!state_who_write(a->st, cfg.live_dir, after, ADM_PAGE_WHO, out, &more, &last)) {
 		rewind(out);
 		(void)fprintf(out, "-ERR [TEMP] %.200s", a->st->err);
 		return;
@@ -343,14 +342,30 @@ static void dispatch(struct adm *a, struct req *r, FILE *out, time_t now)
 
 /* ---- the request cycle ---- */
 
-static struct adm_kept *find_kept(struct adm *a, const char *tag, time_t now)
+/* Requests that change the state file: their replies are kept by tag. */
+static bool is_change(const struct req *r)
 {
-	for (size_t i = 0; i < ADM_CACHE; i++) {
-		struct adm_kept *k = &a->kept[i];
-		if (k->when != 0 && now - k->when <= ADM_KEEP_S && strcmp(k->tag, tag) == 0)
-			return k;
-	}
-	return NULL;
+	static const char *const user_changes[] = { "ADD", "DEL", "PASSWD", "ENABLE", "DISABLE" };
+
+	if (r->argc >= 2 && strcasecmp(r->argv[0], "CONFIG") == 0)
+		return strcasecmp(r->argv[1], "SET") == 0;
+	if (r->argc >= 2 && strcasecmp(r->argv[0], "USER") == 0)
+		for (size_t i = 0; i < sizeof user_changes / sizeof user_changes[0]; i++)
+			if (strcasecmp(r->argv[1], user_changes[i]) == 0)
+				return true;
+	return false;
+}
+
+/*
+ * Checks that cost time (a hash to verify a hash) run before the change's
+ * transaction, so sessions never wait on them.  True when out stays empty.
+ */
+static bool precheck(const struct req *r, FILE *out)
+{
+	if (r->argc >= 4 && strcasecmp(r->argv[0], "USER") == 0 &&
+	    (strcasecmp(r->argv[1], "ADD") == 0 || strcasecmp(r->argv[1], "PASSWD") == 0))
+		return valid_hash(r->argv[3], out);
+	return true;
 }
 
 /* "PA1 tag mac body": the MAC covers "PA1 tag body". */
@@ -364,6 +379,9 @@ static size_t seal(struct adm *a, const char *tag, const char *body, size_t blen
 	n = snprintf(reply, ADM_REPLY_MAX, ADM_VERSION " %s %s %.*s", tag, mac, (int)blen, body);
 	return n < 0 || n >= ADM_REPLY_MAX ? 0 : (size_t)n;
 }
+
+/* A fixed reply text, its length known at compile time. */
+#define seal_text(a, tag, lit, reply) seal((a), (tag), (lit), sizeof(lit) - 1, (reply))
 
 size_t adm_handle(struct adm *a, const char *req, size_t len, time_t now, char *reply)
 {
@@ -390,40 +408,60 @@ size_t adm_handle(struct adm *a, const char *req, size_t len, time_t now, char *
 		goto unauth;
 
 	/* authenticated from here on: every answer is sealed */
-	struct adm_kept *k = find_kept(a, r.tag, now);
-	if (k && hmac_equal(k->mac, r.mac, HMAC_HEX_LEN)) {
-		memcpy(reply, k->reply, k->len); /* a retry: answered, not applied again */
-		return k->len;
+	char kmac[HMAC_HEX_LEN + 1];
+	switch (state_request_kept(a->st, r.tag, now - ADM_KEEP_S, kmac, sizeof kmac, body, sizeof body)) {
+	case STATE_FOUND:
+		if (!hmac_equal(kmac, r.mac, HMAC_HEX_LEN))
+			return seal_text(a, r.tag, "-ERR [TAG] tag reused", reply);
+		/* a retry or a replay: answered, not applied again */
+		size_t kl = strlen(body);
+		memcpy(reply, body, kl);
+		return kl;
+	case STATE_ERROR:
+		return seal_text(a, r.tag, "-ERR [TEMP] the state file cannot be read", reply);
+	case STATE_NOT_FOUND:
+		break;
 	}
-	if (k)
-		return seal(a, r.tag, "-ERR [TAG] tag reused", strlen("-ERR [TAG] tag reused"), reply);
 	long long stamp = strtoll(r.stamp, NULL, 10);
 	if (stamp < (long long)now - ADM_SKEW_S || stamp > (long long)now + ADM_SKEW_S) {
 		char t[64];
 		int tn = snprintf(t, sizeof t, "-ERR [STALE] clock difference %lld s", stamp - (long long)now);
 		return seal(a, r.tag, t, (size_t)tn, reply);
 	}
+	if (!words(&r, copy, sizeof copy))
+		return seal_text(a, r.tag, "-ERR [SYNTAX] too many arguments", reply);
 
+	bool change = is_change(&r);
 	FILE *out = fmemopen(body, sizeof body - 100, "w");
 	if (!out)
-		return seal(a, r.tag, "-ERR [TEMP] out of memory", strlen("-ERR [TEMP] out of memory"), reply);
-	if (!words(&r, copy, sizeof copy))
-		(void)fputs("-ERR [SYNTAX] too many arguments", out);
-	else
+		return seal_text(a, r.tag, "-ERR [TEMP] out of memory", reply);
+	bool in_txn = false;
+	if (change && precheck(&r, out)) {
+		in_txn = state_begin(a->st);
+		if (!in_txn)
+			(void)fprintf(out, "-ERR [TEMP] %.200s", a->st->err);
+	}
+	if (!change || in_txn)
 		dispatch(a, &r, out, now);
 	long blen = ftell(out);
 	(void)fclose(out);
-	if (blen <= 0)
+	if (blen <= 0) {
+		if (in_txn)
+			state_rollback(a->st);
 		return 0;
-
+	}
 	size_t n = seal(a, r.tag, body, (size_t)blen, reply);
-	k = &a->kept[a->next];
-	a->next = (a->next + 1) % ADM_CACHE;
-	k->when = now;
-	memcpy(k->tag, r.tag, strlen(r.tag) + 1);
-	memcpy(k->mac, r.mac, HMAC_HEX_LEN + 1);
-	k->len = n;
-	memcpy(k->reply, reply, n);
+	if (!in_txn)
+		return n;
+	/* keep the reply with the change, in one transaction; a [TEMP] is worth a retry */
+	if (n == 0 || strncmp(body, "-ERR [TEMP]", 11) == 0) {
+		state_rollback(a->st);
+		return n;
+	}
+	if (!state_request_keep(a->st, r.tag, r.mac, reply, n, now, ADM_KEEP_S) || !state_commit(a->st)) {
+		state_rollback(a->st);
+		return seal_text(a, r.tag, "-ERR [TEMP] the change could not be committed", reply);
+	}
 	return n;
 unauth:
 	memcpy(reply, UNAUTH, strlen(UNAUTH));

@@ -18,24 +18,29 @@
 #define ADM_TAG_MAX 16
 #define ADM_SKEW_S 120     /* allowed clock difference */
 #define ADM_KEEP_S 300     /* replies kept for retries: longer than the skew */
-#define ADM_CACHE 1024
-#define ADM_PAGE 8         /* names per USER LIST page: 8 * 129 octets fit */
 
-struct adm_kept {
-	time_t when;
-	char tag[ADM_TAG_MAX + 1];
-	char mac[65];
-	size_t len;
-	char reply[ADM_REPLY_MAX];
-};
+/*
+ * Replies to changes are kept by tag in the state file (table
+ * admin_requests) for ADM_KEEP_S, so that a retry or a replay, even after a
+ * restart, is answered from there and never applied twice.  Requests that
+ * change nothing are not kept: running them again is harmless.
+ */
+/*
+ * Rows per page, for the worst case within the 1,100-octet body:
+ * "+OK" + rows + a "more=<cursor>" line of up to 134 octets.
+ *   USER LIST: "\n" + 128-octet name                        = 129 -> 7
+ *   LOGINS:    "\nuser= time= peer=" with 128 + 20 + 63      = 236 -> 4
+ *   WHO:       "\npid= user= peer= since= octets=" ...       = 292 -> 3
+ */
+#define ADM_PAGE_USERS 7
+#define ADM_PAGE_LOGINS 4
+#define ADM_PAGE_WHO 3
 
 struct adm {
 	struct state *st;
 	const char *secret;
 	size_t secret_len;
 	time_t started;
-	struct adm_kept *kept; /* ADM_CACHE entries, a ring */
-	size_t next;
 };
 
 /* The reply to the datagram req[0..len) at time now; 0 when nothing is to be sent. */

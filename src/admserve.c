@@ -209,13 +209,11 @@ static void reload(struct server *s, const struct admserve_opts *o)
 int admserve_run(const struct admserve_opts *o)
 {
 	static struct server s;
-	static struct adm_kept kept[ADM_CACHE];
 	struct pollfd pfd[ADMSERVE_LISTEN_MAX + 1];
 	uint64_t wd_usec = 0;
 	time_t last_upkeep = 0;
 
 	memset(&s, 0, sizeof s);
-	s.adm.kept = kept;
 	s.adm.started = time(NULL);
 	s.adm.st = &s.st;
 	if (!load_secret(&s, o->secret_path) || !open_state(&s, o->state_path) || !open_sockets(&s, o))

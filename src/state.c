@@ -59,6 +59,14 @@ static const char *const migrations[STATE_SCHEMA_VERSION] = {
 	"  started INTEGER NOT NULL,"
 	"  peer TEXT NOT NULL"
 	");",
+	/* 1 -> 2: the admin protocol's kept replies */
+	"CREATE TABLE admin_requests ("
+	"  tag TEXT PRIMARY KEY NOT NULL,"
+	"  mac TEXT NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  reply BLOB NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE INDEX admin_requests_at ON admin_requests (at);",
 };
 
 static void set_err(struct state *st, const char *what)
@@ -751,6 +759,17 @@ static int change(struct state *st, sqlite3_stmt *s)
 {
 	int n;
 
+	/* inside a transaction the caller opened (the admin protocol's): just the step */
+	if (!sqlite3_get_autocommit(st->db)) {
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			set_err(st, "step");
+			(void)sqlite3_finalize(s);
+			return -1;
+		}
+		n = sqlite3_changes(st->db);
+		(void)sqlite3_finalize(s);
+		return n;
+	}
 	if (!write_begin(st, POP3_STATE_END_WAIT_MS)) {
 		(void)sqlite3_finalize(s);
 		return -1;
@@ -964,4 +983,54 @@ bool state_who_write(struct state *st, const char *live_dir, long long after, in
 		return false;
 	}
 	return true;
+}
+
+enum state_lookup state_request_kept(struct state *st, const char *tag, time_t since, char *mac,
+				     size_t maccap, char *reply, size_t replycap)
+{
+	sqlite3_stmt *s = prepare(st, "SELECT mac, reply FROM admin_requests WHERE tag = ?1 AND at >= ?2");
+	enum state_lookup res = STATE_ERROR;
+	int rc;
+
+	if (!s)
+		return STATE_ERROR;
+	(void)sqlite3_bind_text(s, 1, tag, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_int64(s, 2, (sqlite3_int64)since);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		int rl = sqlite3_column_bytes(s, 1);
+		const void *r = sqlite3_column_blob(s, 1);
+		(void)snprintf(mac, maccap, "%s", text_or(s, 0, ""));
+		if (r && rl > 0 && (size_t)rl < replycap) {
+			memcpy(reply, r, (size_t)rl);
+			reply[rl] = '\0';
+			res = STATE_FOUND;
+		}
+	} else if (rc == SQLITE_DONE) {
+		res = STATE_NOT_FOUND;
+	} else {
+		set_err(st, "kept request");
+	}
+	(void)sqlite3_finalize(s);
+	return res;
+}
+
+bool state_request_keep(struct state *st, const char *tag, const char *mac, const char *reply,
+			size_t len, time_t now, time_t keep_s)
+{
+	sqlite3_stmt *s = prepare(st, "INSERT OR REPLACE INTO admin_requests (tag, mac, at, reply)"
+				      " VALUES (?1, ?2, ?3, ?4)");
+	if (!s)
+		return false;
+	(void)sqlite3_bind_text(s, 1, tag, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_text(s, 2, mac, -1, SQLITE_STATIC);
+	(void)sqlite3_bind_int64(s, 3, (sqlite3_int64)now);
+	(void)sqlite3_bind_blob(s, 4, reply, (int)len, SQLITE_STATIC);
+	if (!run(st, s))
+		return false;
+	s = prepare(st, "DELETE FROM admin_requests WHERE at < ?1");
+	if (!s)
+		return false;
+	(void)sqlite3_bind_int64(s, 1, (sqlite3_int64)(now - keep_s));
+	return run(st, s);
 }

@@ -13,11 +13,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "config.h"
 
 #define STATE_DEFAULT_PATH "/var/lib/pop3/state.db"
-#define STATE_SCHEMA_VERSION 1
+#define STATE_SCHEMA_VERSION 2
 
 struct sqlite3;
 
@@ -113,6 +114,16 @@ bool state_who_write(struct state *st, const char *live_dir, long long after, in
 /* "name=value" lines of the stored settings, all or one. */
 bool state_settings_write(struct state *st, const char *name, FILE *out);
 int state_schema_version(struct state *st);
+
+/*
+ * The admin protocol's kept replies (docs/admin-protocol.md, section 4), in
+ * the state file so that they survive a restart.  state_request_keep() runs
+ * inside the change's own transaction and drops entries older than keep_s.
+ */
+enum state_lookup state_request_kept(struct state *st, const char *tag, time_t since, char *mac,
+				     size_t maccap, char *reply, size_t replycap);
+bool state_request_keep(struct state *st, const char *tag, const char *mac, const char *reply,
+			size_t len, time_t now, time_t keep_s);
 
 /* This process's start time in clock ticks since boot (/proc/self/stat). */
 uint64_t state_proc_start(pid_t pid);
