@@ -105,6 +105,17 @@ static bool verify(const struct client *c, const char *tag, char *reply, size_t 
 	       hmac_equal(mac, reply + pre, HMAC_HEX_LEN);
 }
 
+static bool prepare(struct client *c)
+{
+	const char *why;
+
+	if (!hmac_read_secret(c->secret_file, c->secret, sizeof c->secret, &c->secret_len, &why)) {
+		(void)fprintf(stderr, "pop3-admin: secret file %s: %s\n", c->secret_file, why);
+		return false;
+	}
+	return connect_udp(c);
+}
+
 /* Send cmd, wait 1, 2 and 4 s for its reply; print its lines; an exit status. */
 static int request(struct client *c, const char *cmd, char *out, size_t outcap)
 {
@@ -112,6 +123,9 @@ static int request(struct client *c, const char *cmd, char *out, size_t outcap)
 	char tag[17], msg[ADM_REQ_MAX + 1], mac[HMAC_HEX_LEN + 1], req[ADM_REQ_MAX + 1];
 	char reply[ADM_REPLY_MAX + 1];
 
+	/* secret and socket only once a well-formed command needs them: usage errors stay 100 */
+	if (c->fd < 0 && !prepare(c))
+		return EXIT_TEMP;
 	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
 		return EXIT_TEMP;
 	for (size_t i = 0; i < sizeof rnd; i++)
@@ -347,7 +361,6 @@ int main(int argc, char **argv)
 		.scheme = "yescrypt",
 		.fd = -1,
 	};
-	const char *why;
 	int opt, rc;
 
 	/* "+" stops at the first command word, so "user add x --maildir d" keeps its flag */
@@ -366,16 +379,11 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (!hmac_read_secret(c.secret_file, c.secret, sizeof c.secret, &c.secret_len, &why)) {
-		(void)fprintf(stderr, "pop3-admin: secret file %s: %s\n", c.secret_file, why);
-		return EXIT_TEMP;
-	}
-	if (!connect_udp(&c))
-		return EXIT_TEMP;
 	rc = run(&c, argc - optind, argv + optind);
 	if (rc == EXIT_USAGE)
 		usage(stderr);
 	explicit_bzero(c.secret, sizeof c.secret);
-	(void)close(c.fd);
+	if (c.fd >= 0)
+		(void)close(c.fd);
 	return rc;
 }

@@ -49,7 +49,7 @@ static bool parse(char *buf, struct req *r)
 	r->mac = f[3];
 	r->cmd = f[4];
 	size_t tl = strlen(r->tag), sl = strlen(r->stamp);
-	if (tl == 0 || tl > ADM_TAG_MAX || sl == 0 || sl > 12 || strlen(r->mac) != HMAC_HEX_LEN ||
+	if (tl < ADM_TAG_MIN || tl > ADM_TAG_MAX || sl == 0 || sl > 12 || strlen(r->mac) != HMAC_HEX_LEN ||
 	    *r->cmd == '\0')
 		return false;
 	for (size_t i = 0; i < tl; i++)
@@ -294,10 +294,28 @@ static void c_config(struct adm *a, struct req *r, FILE *out)
 	const char *sub = r->argc > 1 ? r->argv[1] : "";
 
 	if (strcasecmp(sub, "GET") == 0 && need(r, 2, 3, out)) {
-		(void)fputs("+OK", out);
-		if (!state_settings_write(a->st, r->argc == 3 ? r->argv[2] : NULL, out)) {
-			rewind(out);
+		/* the values sessions use: the stored ones over the defaults */
+		struct config cfg;
+		unsigned bad;
+		char val[CONFIG_PATH_MAX];
+		bool any = false;
+		config_defaults(&cfg);
+		if (!state_load_settings(a->st, &cfg, &bad)) {
 			(void)fprintf(out, "-ERR [TEMP] %.200s", a->st->err);
+			return;
+		}
+		(void)fputs("+OK", out);
+		for (size_t i = 0; config_names[i]; i++) {
+			if (strcmp(config_names[i], "dummy_hash") == 0 ||
+			    (r->argc == 3 && strcmp(config_names[i], r->argv[2]) != 0))
+				continue;
+			config_get(&cfg, config_names[i], val, sizeof val);
+			(void)fprintf(out, "\n%s=%s", config_names[i], val);
+			any = true;
+		}
+		if (!any) {
+			rewind(out);
+			(void)fputs("-ERR [INVALID] unknown setting", out);
 		}
 		return;
 	}

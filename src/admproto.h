@@ -15,6 +15,7 @@
 #define ADM_REQ_MIN 90     /* shorter cannot authenticate: dropped silently */
 #define ADM_REQ_MAX 1024
 #define ADM_REPLY_MAX 1200 /* fits the IPv6 minimum MTU with headers */
+#define ADM_TAG_MIN 8      /* so that every valid request is over ADM_REQ_MIN */
 #define ADM_TAG_MAX 16
 #define ADM_SKEW_S 120     /* allowed clock difference */
 #define ADM_KEEP_S 300     /* replies kept for retries: longer than the skew */

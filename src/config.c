@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "params.h"
@@ -106,4 +107,25 @@ bool config_set(struct config *c, const char *name, const char *value, const cha
 	}
 	*why = "unknown setting";
 	return false;
+}
+
+void config_get(const struct config *c, const char *name, char *buf, size_t cap)
+{
+	static const char *const levels[] = { [LOG_PRIO_ERR] = "err", [LOG_PRIO_WARNING] = "warning",
+					      [LOG_PRIO_INFO] = "info", [LOG_PRIO_DEBUG] = "debug" };
+
+	if (strcmp(name, "maildir_root") == 0)
+		(void)snprintf(buf, cap, "%s", c->maildir_root);
+	else if (strcmp(name, "idle_timeout") == 0)
+		(void)snprintf(buf, cap, "%u", c->idle_timeout);
+	else if (strcmp(name, "auth_delay_ms") == 0)
+		(void)snprintf(buf, cap, "%u", c->auth_delay_ms);
+	else if (strcmp(name, "log_level") == 0)
+		(void)snprintf(buf, cap, "%s", levels[c->log_level] ? levels[c->log_level] : "info");
+	else if (strcmp(name, "live_dir") == 0)
+		(void)snprintf(buf, cap, "%s", c->live_dir);
+	else if (strcmp(name, "dummy_hash") == 0)
+		(void)snprintf(buf, cap, "%s", c->dummy_hash);
+	else if (cap > 0)
+		buf[0] = '\0';
 }

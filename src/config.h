@@ -36,6 +36,9 @@ void config_defaults(struct config *c);
  */
 bool config_set(struct config *c, const char *name, const char *value, const char **why);
 
+/* The text form of one setting's value into buf (empty for an unknown name). */
+void config_get(const struct config *c, const char *name, char *buf, size_t cap);
+
 /* Names of all settings, NULL-terminated, for listings and --help. */
 extern const char *const config_names[];
 

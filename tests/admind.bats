@@ -197,7 +197,7 @@ ms_since() {
 	import sys, adm_udp as a
 	s = a.read_secret(sys.argv[2])
 	p = a.Peer("127.0.0.1", sys.argv[1])
-	body = a.check_reply(s, "list1", p.exchange(a.request(s, "list1", "USER LIST")))
+	body = a.check_reply(s, "list1tagxx", p.exchange(a.request(s, "list1tagxx", "USER LIST")))
 	lines = body.split("\n")
 	assert lines[0] == "+OK" and lines[-1].startswith("more="), body
 	EOF
@@ -214,7 +214,7 @@ ms_since() {
 	want = sorted([sys.argv[3] + str(i) for i in range(10)] + ["alice", "bob", "carlos"])
 	got, cursor = [], ""
 	for page in range(10):
-	    tag = "page%d" % page
+	    tag = "pagetag%d" % page
 	    r = p.exchange(a.request(s, tag, "USER LIST" + (" " + cursor if cursor else "")))
 	    assert r is not None, "no reply to page %d" % page
 	    lines = a.check_reply(s, tag, r).split("\n")  # also: at most 1,200 octets
@@ -368,7 +368,7 @@ ms_since() {
 	exec {w}>"$T/in" {r}<"$T/out"
 	read -r -t 10 greeting <&"$r"
 	[[ "$greeting" == "+OK POP3 server ready"* ]]
-	# the session registers itself before it reads its first command
+	# once its first command is answered, the session has registered itself
 	printf 'NOOP\r\n' >&"$w"
 	read -r -t 10 l <&"$r"
 	run --separate-stderr adm who
@@ -390,6 +390,39 @@ ms_since() {
 	run --separate-stderr adm who
 	[ "$status" -eq 0 ]
 	[ "$output" = "" ]
+}
+
+@test "who pages over 4 live sessions of users with 128-octet names, each listed once" {
+	serve
+	capa_has WHO || skip "the daemon does not list WHO"
+	new_maildir "$T/live"
+	adm config set live_dir "$T/live"
+	base=$(printf 'W%.0s' {1..127})
+	ws=() bgs=()
+	for i in 1 2 3 4; do
+		new_maildir "$T/m$i"
+		add_user "$base$i" 'pw-who' --maildir "$T/m$i"
+		mkfifo "$T/in$i" "$T/out$i"
+		pop3 <"$T/in$i" >"$T/out$i" 2>/dev/null 3>&- &
+		bgs+=($!)
+		exec {w}>"$T/in$i" {r}<"$T/out$i"
+		ws+=("$w")
+		printf 'USER %s\r\nPASS pw-who\r\nNOOP\r\n' "$base$i" >&"$w"
+		for k in 1 2 3 4; do read -r -t 10 l <&"$r"; done
+		[[ "$l" == "+OK"* ]] || { echo "session $i: $l"; false; }
+		exec {r}<&-
+	done
+	run --separate-stderr timeout 20 "$ADMIN" --port "$PORT" --secret-file "$T/secret" who
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 4 ]
+	for i in 1 2 3 4; do
+		[ "$(grep -Ec "^pid=[0-9]+ user=$base$i peer=local since=[0-9]+ octets=[0-9]+$" <<<"$output")" -eq 1 ]
+	done
+	for w in "${ws[@]}"; do
+		printf 'QUIT\r\n' >&"$w"
+		exec {w}>&-
+	done
+	for b in "${bgs[@]}"; do wait "$b" || true; done
 }
 
 @test "config get prints the stored settings, or the one named" {
@@ -602,7 +635,7 @@ ms_since() {
 	import sys, adm_udp as a
 	s, other = a.read_secret(sys.argv[2]), a.read_secret(sys.argv[3])
 	p = a.Peer("127.0.0.1", sys.argv[1])
-	forged = a.request(other, "forged1", "USER DEL alice")
+	forged = a.request(other, "forged1tagxx", "USER DEL alice")
 	altered = a.request(s, "altered1", "USER SHOW alice").replace(b"SHOW", b"DEL ")
 	for d in (forged, altered):
 	    got = p.answers_to(d, s)
@@ -619,24 +652,24 @@ ms_since() {
 	s = a.read_secret(sys.argv[2])
 	p = a.Peer("127.0.0.1", sys.argv[1])
 	now = int(time.time())
-	good = a.request(s, "okay1", "USER DEL bob")
+	good = a.request(s, "okay1tagxx", "USER DEL bob")
 	bad = [
 	    a.request(s, "tag17chars1234567", "USER DEL alice"),      # tag over 16
 	    a.request(s, "tag-1", "USER DEL alice"),                  # tag not alphanumeric
-	    a.request(s, "stamp13", "USER DEL alice", stamp="000%d" % now),  # 13 digits
-	    a.request(s, "ctl1", "USER DEL al\tice"),                 # a control character
-	    a.request(s, "nul1", "USER DEL al\0ice"),
-	    a.request(s, "hi1", b"USER DEL al\xe9ice"),                # not US-ASCII
+	    a.request(s, "stamp13tagxx", "USER DEL alice", stamp="000%d" % now),  # 13 digits
+	    a.request(s, "ctl1tagxx", "USER DEL al\tice"),                 # a control character
+	    a.request(s, "nul1tagxx", "USER DEL al\0ice"),
+	    a.request(s, "hi1tagxx", b"USER DEL al\xe9ice"),                # not US-ASCII
 	    good.replace(good.split(b" ")[3], good.split(b" ")[3].upper()),  # upper-case MAC
-	    a.request(s, "lf2", "USER DEL alice") + b"\n\n",          # more than one final LF
-	    b"PA2" + a.request(s, "ver2", "USER DEL alice")[3:],      # another version
+	    a.request(s, "lf2tagxx", "USER DEL alice") + b"\n\n",          # more than one final LF
+	    b"PA2" + a.request(s, "ver2tagxx", "USER DEL alice")[3:],      # another version
 	]
 	for d in bad:
 	    got = p.answers_to(d, s)
 	    assert got == [b"-ERR auth"], (d, got)
 	# a final LF is allowed
-	r = p.exchange(a.request(s, "lf1", "USER SHOW alice") + b"\n")
-	assert a.check_reply(s, "lf1", r).startswith("+OK\nname=alice "), r
+	r = p.exchange(a.request(s, "lf1tagxx", "USER SHOW alice") + b"\n")
+	assert a.check_reply(s, "lf1tagxx", r).startswith("+OK\nname=alice "), r
 	EOF
 	run adm user list
 	[ "$output" = "$(printf '%s\n' alice bob carlos)" ]
@@ -653,9 +686,11 @@ ms_since() {
 	    d = a.request(s, tag, "CONFIG GET " + "x" * (n - base))
 	    assert len(d) == n
 	    return d
-	r = p.exchange(sized("max1", 1024))
-	assert a.check_reply(s, "max1", r) == "+OK", r
-	assert p.answers_to(sized("over1", 1025), s) == [b"-ERR auth"]
+	r = p.exchange(sized("max1tagxx", 1024))
+	assert r is not None, "no answer"
+	body = a.check_reply(s, "max1tagxx", r)  # authenticated, whatever the answer
+	assert body.startswith(("+OK", "-ERR [")), body
+	assert p.answers_to(sized("over1tagxx", 1025), s) == [b"-ERR auth"]
 	EOF
 }
 
@@ -666,7 +701,7 @@ ms_since() {
 	s = a.read_secret(sys.argv[2])
 	p = a.Peer("127.0.0.1", sys.argv[1])
 	for d in (b"A" * 65507, os.urandom(65000),
-	          a.request(s, "big1", "CONFIG GET " + "x" * 65000)):
+	          a.request(s, "big1tagxx", "CONFIG GET " + "x" * 65000)):
 	    got = p.answers_to(d, s)
 	    assert got == [b"-ERR auth"], (len(d), got)
 	EOF
@@ -722,14 +757,14 @@ ms_since() {
 	import hmac, sys, adm_udp as a
 	s = a.read_secret(sys.argv[2])
 	p = a.Peer("127.0.0.1", sys.argv[1])
-	req = a.request(s, "retry1", "USER ADD erin " + sys.argv[3])
+	req = a.request(s, "retry1tagxx", "USER ADD erin " + sys.argv[3])
 	r1 = p.exchange(req)
 	r2 = p.exchange(req)
 	assert r1 is not None and r2 is not None
 	assert r1 == r2, (r1, r2)
 	claimed, want = a.reply_mac(s, r1)
 	assert hmac.compare_digest(claimed, want), (claimed, want)
-	assert a.check_reply(s, "retry1", r1) == "+OK", r1
+	assert a.check_reply(s, "retry1tagxx", r1) == "+OK", r1
 	EOF
 	run adm user list
 	[ "$(grep -cx erin <<<"$output")" -eq 1 ]
@@ -740,9 +775,9 @@ ms_since() {
 
 @test "a retry that comes after the user was deleted is answered from the cache, not applied" {
 	serve
-	"$ADM_PY" -m adm_udp sign "$T/secret" retry2 "USER ADD erin $(openssl passwd -6 erin-pass)" >"$T/req"
+	"$ADM_PY" -m adm_udp sign "$T/secret" retry2tagxx "USER ADD erin $(openssl passwd -6 erin-pass)" >"$T/req"
 	"$ADM_PY" -m adm_udp send "$PORT" "$T/req" >"$T/r1"
-	[ "$("$ADM_PY" -m adm_udp body "$T/secret" retry2 "$T/r1")" = "+OK" ]
+	[ "$("$ADM_PY" -m adm_udp body "$T/secret" retry2tagxx "$T/r1")" = "+OK" ]
 	adm user del erin
 	"$ADM_PY" -m adm_udp send "$PORT" "$T/req" >"$T/r2"
 	cmp "$T/r1" "$T/r2"
@@ -753,9 +788,9 @@ ms_since() {
 
 @test "a request replayed after pop3-admind restarted is not applied again" {
 	serve
-	"$ADM_PY" -m adm_udp sign "$T/secret" replay1 "USER ADD erin $(openssl passwd -6 erin-pass)" >"$T/req"
+	"$ADM_PY" -m adm_udp sign "$T/secret" replay1tagxx "USER ADD erin $(openssl passwd -6 erin-pass)" >"$T/req"
 	"$ADM_PY" -m adm_udp send "$PORT" "$T/req" >"$T/r1"
-	[ "$("$ADM_PY" -m adm_udp body "$T/secret" replay1 "$T/r1")" = "+OK" ]
+	[ "$("$ADM_PY" -m adm_udp body "$T/secret" replay1tagxx "$T/r1")" = "+OK" ]
 	adm user del erin
 	kill -TERM "$ADMIND_PID"
 	wait "$ADMIND_PID"
@@ -778,7 +813,8 @@ ms_since() {
 	assert a.check_reply(s, "wrapenable000001", r) == "+OK"
 	for i in range(1024):
 	    tag = "wrapfill%08d" % i
-	    assert a.check_reply(s, tag, p.exchange(a.request(s, tag, "CAPA"))).startswith("+OK")
+	    r = p.exchange(a.request(s, tag, "USER ENABLE alice"))
+	    assert a.check_reply(s, tag, r) == "+OK", r
 	p.exchange(captured)  # the replay: whatever the answer, bob stays enabled
 	EOF
 	run adm user show bob
@@ -793,11 +829,11 @@ ms_since() {
 	s = a.read_secret(sys.argv[2])
 	p = a.Peer("127.0.0.1", sys.argv[1])
 	now = int(time.time())
-	r = p.exchange(a.request(s, "reuse1", "USER ADD erin " + sys.argv[3], stamp=now))
-	assert a.check_reply(s, "reuse1", r) == "+OK", r
+	r = p.exchange(a.request(s, "reuse1tagxx", "USER ADD erin " + sys.argv[3], stamp=now))
+	assert a.check_reply(s, "reuse1tagxx", r) == "+OK", r
 	for cmd, stamp in (("USER DEL erin", now), ("USER ADD erin " + sys.argv[3], now + 1)):
-	    r = p.exchange(a.request(s, "reuse1", cmd, stamp=stamp))
-	    body = a.check_reply(s, "reuse1", r)
+	    r = p.exchange(a.request(s, "reuse1tagxx", cmd, stamp=stamp))
+	    body = a.check_reply(s, "reuse1tagxx", r)
 	    assert body == "-ERR [TAG] tag reused", body
 	EOF
 	run --separate-stderr adm user show erin
@@ -812,7 +848,7 @@ ms_since() {
 	s = a.read_secret(sys.argv[2])
 	p = a.Peer("127.0.0.1", sys.argv[1])
 	now = int(time.time())
-	for tag, off in (("past1", -600), ("future1", 600)):
+	for tag, off in (("past1tagxx", -600), ("future1tagxx", 600)):
 	    r = p.exchange(a.request(s, tag, "USER ADD frank " + sys.argv[3], stamp=now + off))
 	    body = a.check_reply(s, tag, r)
 	    assert body.startswith("-ERR [STALE] clock difference "), body
@@ -829,8 +865,8 @@ ms_since() {
 	import sys, time, adm_udp as a
 	s = a.read_secret(sys.argv[2])
 	p = a.Peer("127.0.0.1", sys.argv[1])
-	r = p.exchange(a.request(s, "late1", "USER DISABLE bob", stamp=int(time.time()) - 100))
-	assert a.check_reply(s, "late1", r) == "+OK", r
+	r = p.exchange(a.request(s, "late1tagxx", "USER DISABLE bob", stamp=int(time.time()) - 100))
+	assert a.check_reply(s, "late1tagxx", r) == "+OK", r
 	EOF
 	run adm user show bob
 	[[ "$output" == *" enabled=0 "* ]]
@@ -1067,6 +1103,32 @@ ms_since() {
 	grep -q "reload failed" "$T/admind.log"
 }
 
+@test "a change answered [TEMP] is applied when the identical request is retried later" {
+	serve
+	chmod 000 "$T/state.db"
+	kill -HUP "$ADMIND_PID"
+	for n in $(seq 200); do
+		run --separate-stderr adm user show alice
+		[ "$status" -eq 0 ] || break
+	done
+	[[ "$stderr" == *"[TEMP]"* ]]
+	"$ADM_PY" -m adm_udp sign "$T/secret" tempretry0000001 "USER DISABLE bob" >"$T/req"
+	"$ADM_PY" -m adm_udp send "$PORT" "$T/req" >"$T/r1"
+	run "$ADM_PY" -m adm_udp body "$T/secret" tempretry0000001 "$T/r1"
+	[[ "$output" == "-ERR [TEMP]"* ]]
+	chmod 600 "$T/state.db"
+	kill -HUP "$ADMIND_PID"
+	for n in $(seq 200); do
+		run --separate-stderr adm user show alice
+		[ "$status" -ne 0 ] || break
+	done
+	"$ADM_PY" -m adm_udp send "$PORT" "$T/req" >"$T/r2"
+	run "$ADM_PY" -m adm_udp body "$T/secret" tempretry0000001 "$T/r2"
+	[ "$output" = "+OK" ]
+	run adm user show bob
+	[[ "$output" == *" enabled=0 "* ]]
+}
+
 @test "pop3-admind exits non-zero when it cannot bind its --listen address" {
 	if start_admind --listen "192.0.2.1:$PORT"; then echo "it started"; false; fi
 	rc=0
@@ -1085,4 +1147,36 @@ ms_since() {
 	[ "$rc" -eq 0 ]
 	wait "$DRAIN_PID"
 	grep -q "stopping after 1 requests" "$T/admind.log"
+}
+
+@test "config get shows the values sessions use, defaults included, and refuses an unknown name" {
+	serve
+	run adm config get idle_timeout
+	[ "$status" -eq 0 ]
+	[ "$output" = "idle_timeout=600" ]
+	run adm config get
+	[[ "$output" == *"auth_delay_ms=0"* && "$output" == *"log_level=info"* ]]
+	[[ "$output" != *"dummy_hash"* ]]
+	run --separate-stderr adm config get nosuch
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"[INVALID]"* ]]
+}
+
+@test "a usage error exits 100 before the secret file is even read" {
+	run --separate-stderr "$ADMIN" --secret-file /nonexistent user
+	[ "$status" -eq 100 ]
+	run --separate-stderr "$ADMIN" --secret-file /nonexistent frobnicate
+	[ "$status" -eq 100 ]
+}
+
+@test "a signed request with a tag under 8 characters is dropped without a reply" {
+	serve
+	"$ADM_PY" - "$PORT" "$T/secret" <<-'EOF'
+	import sys, adm_udp as a
+	s = a.read_secret(sys.argv[2])
+	req = a.request(s, "t1", "LOGINS")
+	assert len(req) < 90, len(req)
+	p = a.Peer("127.0.0.1", sys.argv[1])
+	assert p.answers_to(req, s) == [], "a reply came"
+	EOF
 }
