@@ -1180,3 +1180,10 @@ ms_since() {
 	assert p.answers_to(req, s) == [], "a reply came"
 	EOF
 }
+
+@test "under Type=notify it sends READY=1 and STATUS=, feeds the watchdog, and SIGTERM sends STOPPING=1 and exits 0" {
+	run "$ADM_PY" "$POP3_SRC/tests/lib/adm_notify.py" "${AS_USER[@]}" "$ADMIND" --state "$T/state.db" \
+		--secret-file "$T/secret" --listen "127.0.0.1:$PORT"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"READY=1"* && "$output" == *"WATCHDOG=1"* && "$output" == *"STOPPING=1"* ]]
+}
