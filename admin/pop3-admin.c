@@ -49,7 +49,8 @@ static void usage(FILE *to)
 		"  logins                          each user's last login: user= time= peer=\n"
 		"  who                             live sessions: pid= user= peer= since= octets=\n"
 		"  config get [NAME]               settings\n"
-		"  config set NAME VALUE           change a setting for every new session\n"
+		"  config set NAME VALUE...        change a setting for every new session (a value\n"
+		"                                  of several words, e.g. filter_command, is joined)\n"
 		"  capabilities                    what the daemon offers\n\n"
 		"Options:\n"
 		"  --host HOST          daemon address (default $POP3_ADMIN_HOST, else 127.0.0.1)\n"
@@ -334,8 +335,16 @@ static int run(struct client *c, int argc, char **argv)
 		(void)snprintf(cmd, sizeof cmd, "CAPA");
 	else if (strcmp(what, "config") == 0 && argc >= 2 && strcmp(argv[1], "get") == 0 && argc <= 3)
 		(void)snprintf(cmd, sizeof cmd, "CONFIG GET%s%s", argc == 3 ? " " : "", argc == 3 ? argv[2] : "");
-	else if (strcmp(what, "config") == 0 && argc == 4 && strcmp(argv[1], "set") == 0)
-		(void)snprintf(cmd, sizeof cmd, "CONFIG SET %s %s", argv[2], argv[3]);
+	else if (strcmp(what, "config") == 0 && argc >= 4 && strcmp(argv[1], "set") == 0) {
+		/* a value of several words (a filter command line) is sent space-separated */
+		size_t off = (size_t)snprintf(cmd, sizeof cmd, "CONFIG SET %s", argv[2]);
+		for (int i = 3; i < argc && off < sizeof cmd; i++)
+			off += (size_t)snprintf(cmd + off, sizeof cmd - off, " %s", argv[i]);
+		if (off >= sizeof cmd) {
+			(void)fprintf(stderr, "pop3-admin: the value is too long\n");
+			return EXIT_USAGE;
+		}
+	}
 	else
 		return EXIT_USAGE;
 	if ((rc = request(c, cmd, body, sizeof body)) == EXIT_OK)

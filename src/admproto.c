@@ -23,8 +23,9 @@ struct req {
 	char *stamp;
 	char *mac;
 	char *cmd;      /* from the verb to the end */
-	char *argv[6];
+	char *argv[16];
 	int argc;
+	const char *words; /* the copy argv points into: argv[i] - words is an offset into cmd */
 };
 
 /* Split on single spaces; false when the shape is wrong. */
@@ -70,9 +71,10 @@ static bool words(struct req *r, char *copy, size_t cap)
 	if (n >= cap)
 		return false;
 	memcpy(copy, r->cmd, n + 1);
+	r->words = copy;
 	r->argc = 0;
 	for (char *tok = strtok(copy, " "); tok; tok = strtok(NULL, " ")) {
-		if (r->argc == 6)
+		if (r->argc == 16)
 			return false;
 		r->argv[r->argc++] = tok;
 	}
@@ -319,16 +321,18 @@ static void c_config(struct adm *a, struct req *r, FILE *out)
 		}
 		return;
 	}
-	if (strcasecmp(sub, "SET") == 0 && need(r, 4, 4, out)) {
+	if (strcasecmp(sub, "SET") == 0 && r->argc >= 4) {
 		struct config scratch;
 		const char *why;
+		/* the value is the rest of the line: a filter command has arguments */
+		const char *value = r->cmd + (r->argv[3] - r->words);
 		config_defaults(&scratch);
-		if (strcmp(r->argv[2], "dummy_hash") == 0 || !config_set(&scratch, r->argv[2], r->argv[3], &why)) {
+		if (strcmp(r->argv[2], "dummy_hash") == 0 || !config_set(&scratch, r->argv[2], value, &why)) {
 			(void)fprintf(out, "-ERR [INVALID] %s", strcmp(r->argv[2], "dummy_hash") == 0
 									 ? "dummy_hash is managed by --init" : why);
 			return;
 		}
-		if (!state_setting_put(a->st, r->argv[2], r->argv[3]))
+		if (!state_setting_put(a->st, r->argv[2], value))
 			(void)fprintf(out, "-ERR [TEMP] %.200s", a->st->err);
 		else
 			(void)fputs("+OK", out);

@@ -13,7 +13,8 @@
 	"$6$fWWHWn9kqO0fnc2v$P4DnAcZRqAnGeAI4UcQtYTN.Sw9tqA8Jnx7bDSNOtDoRH5pZD9N2q2VsqDYqy1hDFrTjRUSe8iFxLSbO0FKNl/"
 
 const char *const config_names[] = {
-	"maildir_root", "idle_timeout", "auth_delay_ms", "log_level", "dummy_hash", "live_dir", NULL,
+	"maildir_root", "idle_timeout", "auth_delay_ms", "log_level", "dummy_hash", "live_dir",
+	"filter", "filter_command", NULL,
 };
 
 void config_defaults(struct config *c)
@@ -77,6 +78,22 @@ bool config_set(struct config *c, const char *name, const char *value, const cha
 		}
 		return true;
 	}
+	if (strcmp(name, "filter") == 0) {
+		if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
+			*why = "filter must be on or off";
+			return false;
+		}
+		c->filter = strcmp(value, "on") == 0;
+		return true;
+	}
+	if (strcmp(name, "filter_command") == 0) {
+		/* run without a shell: an absolute program path, then its arguments */
+		if (value[0] != '/' || !copy_bounded(c->filter_command, sizeof c->filter_command, value)) {
+			*why = "filter_command must start with the program's absolute path";
+			return false;
+		}
+		return true;
+	}
 	if (strcmp(name, "idle_timeout") == 0) {
 		if (!parse_uint(value, 1, 86400, &c->idle_timeout)) {
 			*why = "idle_timeout must be seconds from 1 to 86400";
@@ -124,6 +141,10 @@ void config_get(const struct config *c, const char *name, char *buf, size_t cap)
 		(void)snprintf(buf, cap, "%s", levels[c->log_level] ? levels[c->log_level] : "info");
 	else if (strcmp(name, "live_dir") == 0)
 		(void)snprintf(buf, cap, "%s", c->live_dir);
+	else if (strcmp(name, "filter") == 0)
+		(void)snprintf(buf, cap, "%s", c->filter ? "on" : "off");
+	else if (strcmp(name, "filter_command") == 0)
+		(void)snprintf(buf, cap, "%s", c->filter_command);
 	else if (strcmp(name, "dummy_hash") == 0)
 		(void)snprintf(buf, cap, "%s", c->dummy_hash);
 	else if (cap > 0)

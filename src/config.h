@@ -26,6 +26,12 @@ struct config {
 	enum log_prio log_level;
 	char dummy_hash[CONFIG_HASH_MAX]; /* what unknown users are checked against */
 	char live_dir[CONFIG_PATH_MAX];   /* one status file per logged-in session, for WHO */
+	/*
+	 * The message transformation (RETR/TOP through an external program):
+	 * stored and validated here; applied by the filter issue's code.
+	 */
+	bool filter;
+	char filter_command[CONFIG_PATH_MAX];
 };
 
 void config_defaults(struct config *c);

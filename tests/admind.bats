@@ -479,7 +479,7 @@ ms_since() {
 	[ "$status" -eq 100 ]
 	for args in frobnicate user 'user add' 'user add a b' 'user add a --maildir' 'user show' \
 		'user show a b' 'user list x' 'user frob alice' 'metrics x' 'config' 'config get a b' \
-		'config set a' 'config set a b c' 'capabilities x'; do
+		'config set a' 'capabilities x'; do
 		run --separate-stderr adm $args
 		[ "$status" -eq 100 ] || { echo "$args: exit $status"; false; }
 	done
@@ -1186,4 +1186,19 @@ ms_since() {
 		--secret-file "$T/secret" --listen "127.0.0.1:$PORT"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"READY=1"* && "$output" == *"WATCHDOG=1"* && "$output" == *"STOPPING=1"* ]]
+}
+
+@test "the message filter settings are validated and stored, a command line with its arguments" {
+	serve
+	run --separate-stderr adm config set filter maybe
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"[INVALID]"* ]]
+	run --separate-stderr adm config set filter_command sed -e s/a/4/g
+	[ "$status" -eq 1 ]
+	adm config set filter on
+	adm config set filter_command /bin/sed -e 's/[aeiou]/4/g'
+	run adm config get filter_command
+	[ "$output" = "filter_command=/bin/sed -e s/[aeiou]/4/g" ]
+	run adm config get filter
+	[ "$output" = "filter=on" ]
 }
