@@ -202,17 +202,11 @@ static DIR *open_subdir(int dirfd, const char *sub)
 }
 
 /*
- * Maildir: a reader moves what it has seen from new/ to cur/ adding ":2,".
- * RENAME_NOREPLACE (or link+unlink where the file system lacks it) makes
- * sure a clash of unique names can never overwrite a message.
+ * rename(2) that never replaces a message: RENAME_NOREPLACE, or link+unlink
+ * where the file system lacks it.
  */
-static bool move_to_cur(int dirfd, const char *name)
+static bool move_noreplace(int dirfd, const char *from, const char *to)
 {
-	char from[300], to[300];
-
-	if ((size_t)snprintf(from, sizeof from, "new/%s", name) >= sizeof from ||
-	    (size_t)snprintf(to, sizeof to, "cur/%s:2,", name) >= sizeof to)
-		return false;
 	if (renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE) == 0)
 		return true;
 	if (errno != EINVAL && errno != ENOSYS)
@@ -221,34 +215,103 @@ static bool move_to_cur(int dirfd, const char *name)
 		return false;
 	if (unlinkat(dirfd, from, 0) != 0) {
 		/* both names now exist: drop the new one, keep the original */
+		int e = errno;
 		(void)unlinkat(dirfd, to, 0);
+		errno = e;
 		return false;
 	}
 	return true;
+}
+
+/*
+ * The unique names cur/ holds, to give a new/ message that collides a name of
+ * its own.  Slots hold index + 1 into md->msgs (0: empty), not pointers: the
+ * array moves when messages are added.
+ */
+struct names {
+	size_t *slot;
+	size_t cap;
+};
+
+static bool names_has(const struct names *n, const struct maildrop *md, const char *u, size_t len)
+{
+	size_t i = (size_t)fnv1a(u, len, 0xcbf29ce484222325ULL) & (n->cap - 1);
+
+	for (; n->slot[i]; i = (i + 1) & (n->cap - 1)) {
+		const struct msg *m = &md->msgs[n->slot[i] - 1];
+		if (m->uniq_len == len && memcmp(m->path + m->uniq_off, u, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool names_build(struct names *n, const struct maildrop *md)
+{
+	n->cap = 64;
+	while (n->cap < md->count * 2 + 2)
+		n->cap *= 2;
+	n->slot = calloc(n->cap, sizeof *n->slot);
+	if (!n->slot)
+		return false;
+	for (size_t k = 0; k < md->count; k++) {
+		const struct msg *m = &md->msgs[k];
+		size_t i = (size_t)fnv1a(m->path + m->uniq_off, m->uniq_len, 0xcbf29ce484222325ULL) & (n->cap - 1);
+		while (n->slot[i])
+			i = (i + 1) & (n->cap - 1);
+		n->slot[i] = k + 1;
+	}
+	return true;
+}
+
+/*
+ * Maildir: a reader moves what it has seen from new/ to cur/ adding ":2,".
+ * When cur/ already holds the unique name (a delivery that broke Maildir's
+ * naming rule), the newcomer gets a name of its own, "<name>.dup<inode>":
+ * sharing a UIDL would let a client that leaves mail on the server take it
+ * for the other message and never download it.  Returns the new file name
+ * in cur/ (in to[]), or NULL when the message stays in new/.
+ */
+static const char *move_to_cur(int dirfd, const char *name, uint64_t ino, bool taken, char *to, size_t cap)
+{
+	char from[300], dest[340];
+	int n = taken ? snprintf(to, cap, "%s.dup%llu:2,", name, (unsigned long long)ino)
+		      : snprintf(to, cap, "%s:2,", name);
+
+	if (n < 0 || (size_t)n >= cap || (size_t)snprintf(from, sizeof from, "new/%s", name) >= sizeof from ||
+	    (size_t)snprintf(dest, sizeof dest, "cur/%s", to) >= sizeof dest)
+		return NULL;
+	return move_noreplace(dirfd, from, dest) ? to : NULL;
 }
 
 static bool scan_new(struct maildrop *md, size_t *cap)
 {
 	DIR *d = open_subdir(md->dirfd, "new");
 	struct dirent *e;
+	struct names taken;
+	char to[320];
 
 	if (!d)
 		return errno == ENOENT;
-	while ((errno = 0, e = readdir(d)) != NULL) {
+	if (!names_build(&taken, md)) {
+		(void)closedir(d);
+		return false;
+	}
+	bool ok = true;
+	while (ok && (errno = 0, e = readdir(d)) != NULL) {
 		if (!maybe_message(e))
 			continue;
-		if (move_to_cur(md->dirfd, e->d_name)) {
+		size_t ulen = strcspn(e->d_name, ":");
+		const char *moved = move_to_cur(md->dirfd, e->d_name, (uint64_t)e->d_ino,
+						names_has(&taken, md, e->d_name, ulen), to, sizeof to);
+		if (moved) {
 			md->moved_new++;
-			continue; /* scan_cur() will list it */
-		}
-		if (errno == ENOENT)
-			continue; /* another reader moved it: scan_cur() lists it */
-		if (!add_msg(md, cap, "new/", e->d_name, (uint64_t)e->d_ino)) {
-			(void)closedir(d);
-			return false;
+			ok = add_msg(md, cap, "cur/", moved, (uint64_t)e->d_ino);
+		} else if (errno != ENOENT) { /* ENOENT: another reader moved it; next time */
+			ok = add_msg(md, cap, "new/", e->d_name, (uint64_t)e->d_ino);
 		}
 	}
-	int err = errno;
+	int err = ok ? errno : ENOMEM;
+	free(taken.slot);
 	(void)closedir(d);
 	errno = err;
 	return err == 0;
@@ -580,7 +643,8 @@ enum md_status maildrop_open(struct maildrop *md, const char *path)
 		goto fail;
 	}
 
-	if (!scan_new(md, &cap) || !scan_cur(md, &cap))
+	/* cur/ first: new/ messages are then checked against the names it holds */
+	if (!scan_cur(md, &cap) || !scan_new(md, &cap))
 		goto fail;
 	if (md->count > 1) /* qsort(NULL, 0, ...) is undefined */
 		qsort(md->msgs, md->count, sizeof *md->msgs, cmp_msg);

@@ -379,3 +379,17 @@ deliver() {
 	[[ "$stderr" == *"sized 1 messages"* ]]
 	grep -q '^1732000100.M318840P4102.sample ' "$A/pop3.sizes"
 }
+
+@test "a new/ message whose unique name cur/ already holds gets a name of its own, so no UIDL is ever reused" {
+	printf 'Subject: first\n\nA\n' >"$A/cur/1732000800.M1P1.twin:2,S"
+	printf 'Subject: second twin\n\nBB\n' >"$A/new/1732000800.M1P1.twin"
+	[ "$(id -u)" -ne 0 ] || chown "$TEST_USER": "$A/cur/1732000800.M1P1.twin:2,S" "$A/new/1732000800.M1P1.twin"
+	run --separate-stderr pop3 < <(crlf 'USER alice' 'PASS wonderland' 'UIDL' 'DELE 7' 'QUIT')
+	first=$(grep -c 'M1P1.twin' <<<"$output")
+	[ "$first" -eq 2 ]
+	# the original is deleted; its twin must not inherit its UIDL
+	run --separate-stderr pop3 < <(crlf 'USER alice' 'PASS wonderland' 'UIDL' 'QUIT')
+	[[ "$output" != *$' 1732000800.M1P1.twin\r'* ]]
+	[[ "$output" == *" 1732000800.M1P1.twin.dup"* ]]
+	[ -z "$(ls "$A/new")" ]
+}
