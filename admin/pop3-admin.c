@@ -227,15 +227,9 @@ static bool get_password(const struct client *c, char *pw, size_t cap)
 
 static int hashed_request(struct client *c, const char *verb, const char *name, const char *maildir)
 {
-	static const struct { const char *name, *prefix; } schemes[] = {
-		{ "yescrypt", "$y$" }, { "sha512crypt", "$6$" }, { "sha256crypt", "$5$" }, { "bcrypt", "$2b$" },
-	};
 	char pw[POP3_PASS_MAX + 2], hash[CONFIG_HASH_MAX], cmd[ADM_REQ_MAX];
-	const char *prefix = NULL;
+	const char *prefix = auth_scheme_prefix(c->scheme);
 
-	for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
-		if (strcmp(c->scheme, schemes[i].name) == 0)
-			prefix = schemes[i].prefix;
 	if (!prefix) {
 		(void)fprintf(stderr, "pop3-admin: unknown scheme %s\n", c->scheme);
 		return EXIT_USAGE;

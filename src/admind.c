@@ -39,11 +39,6 @@ struct options {
 	struct admserve_opts serve;
 };
 
-static const struct { const char *name, *prefix; } schemes[] = {
-	{ "yescrypt", "$y$" }, { "sha512crypt", "$6$" }, { "sha256crypt", "$5$" },
-	{ "bcrypt", "$2b$" },
-};
-
 static void usage(FILE *to)
 {
 	(void)fprintf(to,
@@ -70,14 +65,6 @@ static void usage(FILE *to)
 		"the state file and rereads the secret.\n"
 		"Exit status: 0 done, 1 bad input, 100 usage, 111 state file failure.\n",
 		STATE_DEFAULT_PATH, ADMSERVE_SECRET_DEFAULT);
-}
-
-static const char *scheme_prefix(const char *name)
-{
-	for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
-		if (strcmp(name, schemes[i].name) == 0)
-			return schemes[i].prefix;
-	return NULL;
 }
 
 static int fail_state(struct state *st, const char *what)
@@ -334,7 +321,7 @@ int main(int argc, char **argv)
 			o.serve.secret_path = env && *env ? env : ADMSERVE_SECRET_DEFAULT;
 		return admserve_run(&o.serve);
 	}
-	prefix = scheme_prefix(o.scheme ? o.scheme : "yescrypt");
+	prefix = auth_scheme_prefix(o.scheme ? o.scheme : "yescrypt");
 	if (!prefix) {
 		(void)fprintf(stderr, "pop3-admind: unknown scheme %s\n", o.scheme);
 		return EXIT_USAGE;

@@ -73,6 +73,19 @@ bool auth_verify(const char *hash, const char *dummy_hash, const char *password)
 	return ok;
 }
 
+const char *auth_scheme_prefix(const char *name)
+{
+	static const struct { const char *name, *prefix; } schemes[] = {
+		{ "yescrypt", "$y$" }, { "sha512crypt", "$6$" }, { "sha256crypt", "$5$" },
+		{ "bcrypt", "$2b$" },
+	};
+
+	for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+		if (strcmp(name, schemes[i].name) == 0)
+			return schemes[i].prefix;
+	return NULL;
+}
+
 bool auth_hash(const char *prefix, const char *password, char *out, size_t cap)
 {
 	char salt[CRYPT_GENSALT_OUTPUT_SIZE];

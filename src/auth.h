@@ -24,6 +24,9 @@ bool auth_verify(const char *hash, const char *dummy_hash, const char *password)
  */
 bool auth_plain_decode(const char *b64, char *buf, size_t cap, const char **user, const char **pass);
 
+/* The crypt(3) prefix of a scheme name (yescrypt, sha512crypt, sha256crypt, bcrypt), or NULL. */
+const char *auth_scheme_prefix(const char *name);
+
 /* Hash password with a fresh salt of the given prefix ("$y$", "$6$", ...). */
 bool auth_hash(const char *prefix, const char *password, char *out, size_t cap);
 
