@@ -387,7 +387,8 @@ static void cache_parse(struct size_cache *c, size_t len)
 			goto damaged;
 		uint64_t v = 0;
 		for (char *q = sp + 1; q < nl; q++) {
-			if (*q < '0' || *q > '9' || q - sp > 18)
+			/* 12 digits at most, as for ,W=: sums of sizes cannot overflow */
+			if (*q < '0' || *q > '9' || q - sp > 12)
 				goto damaged;
 			v = v * 10 + (uint64_t)(*q - '0');
 		}
@@ -699,7 +700,8 @@ size_t maildrop_uidl(const struct maildrop *md, size_t i, char *buf)
 		u = m->path; /* "new/<name>": differs from its twin's "cur/<name>:2,..." */
 	uint64_t h1 = fnv1a(u, hashed, 0xcbf29ce484222325ULL);
 	uint64_t h2 = fnv1a(u, hashed, 0x84222325cbf29ce4ULL);
-	return (size_t)snprintf(buf, POP3_UIDL_MAX + 1, "x%016llx%016llx",
+	/* ':' ends a Maildir unique name, so no real name can ever equal a digest */
+	return (size_t)snprintf(buf, POP3_UIDL_MAX + 1, ":%016llx%016llx",
 				(unsigned long long)h1, (unsigned long long)h2);
 }
 

@@ -583,9 +583,9 @@ bool state_migrate(struct state *st)
 		return false;
 	if (!user_version(st, &v))
 		goto fail;
-	if (v > STATE_SCHEMA_VERSION) {
+	if (v < 0 || v > STATE_SCHEMA_VERSION) {
 		(void)snprintf(st->err, sizeof st->err,
-			       "schema version %d is newer than this program's %d", v,
+			       "schema version %d is not one this program knows (0 to %d)", v,
 			       STATE_SCHEMA_VERSION);
 		goto fail;
 	}

@@ -393,3 +393,14 @@ deliver() {
 	[[ "$output" == *" 1732000800.M1P1.twin.dup"* ]]
 	[ -z "$(ls "$A/new")" ]
 }
+
+@test "a digest UIDL never equals a real unique name, and a negative schema version is refused" {
+	printf 'Subject: odd\n\nodd\n' >"$A/cur/1732000700.odd name:2,S"
+	[ "$(id -u)" -ne 0 ] || chown "$TEST_USER": "$A/cur/1732000700.odd name:2,S"
+	run --separate-stderr pop3 < <(crlf 'USER alice' 'PASS wonderland' 'UIDL 7' 'QUIT')
+	[[ "${lines[3]}" == "+OK 7 :"* ]]
+	sqlite3 "$T/state.db" 'PRAGMA user_version = -1'
+	run --separate-stderr "$ADMIND" --state "$T/state.db" --init --maildir-root "$T/mail"
+	[ "$status" -eq 111 ]
+	[[ "$stderr" == *"schema version -1"* ]]
+}
