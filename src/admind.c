@@ -55,7 +55,7 @@ static void usage(FILE *to)
 		"  --scheme NAME        hash scheme for plaintext passwords: yescrypt (default),\n"
 		"                       sha512crypt, sha256crypt or bcrypt\n"
 		"  --set NAME=VALUE     store a setting: maildir_root, idle_timeout, auth_delay_ms,\n"
-		"                       log_level\n"
+		"                       log_level, live_dir, filter, filter_command\n"
 		"  --metrics            print the metrics as name=value lines\n"
 		"  --secret-file FILE   the shared secret of the admin protocol (default %s)\n"
 		"  --listen ADDR:PORT   serve the admin protocol there (repeatable; default: the\n"

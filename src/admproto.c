@@ -97,6 +97,13 @@ static void c_capa(struct adm *a, struct req *r, FILE *out)
 		    "\nUSER LIST\nMETRICS\nMETRICS PROMETHEUS\nLOGINS\nWHO\nCONFIG GET\nCONFIG SET", out);
 }
 
+/* The state file failed: whatever was written so far is replaced by [TEMP]. */
+static void temp_error(const struct adm *a, FILE *out)
+{
+	rewind(out);
+	(void)fprintf(out, "-ERR [TEMP] %.200s", a->st->err);
+}
+
 static bool need(struct req *r, int lo, int hi, FILE *out)
 {
 	if (r->argc >= lo && r->argc <= hi)
@@ -144,8 +151,7 @@ static void c_user(struct adm *a, struct req *r, FILE *out)
 		(void)fputs("+OK", out);
 		if (!state_user_list(a->st, r->argc == 3 ? name : NULL, ADM_PAGE_USERS, out, &more, last,
 				     sizeof last)) {
-			rewind(out);
-			(void)fprintf(out, "-ERR [TEMP] %.200s", a->st->err);
+			temp_error(a, out);
 			return;
 		}
 		if (more)
@@ -253,8 +259,7 @@ static void c_logins(struct adm *a, struct req *r, FILE *out)
 	(void)fputs("+OK", out);
 	if (!state_logins_write(a->st, "", r->argc == 2 ? r->argv[1] : NULL, ADM_PAGE_LOGINS, out, &more, last,
 				sizeof last)) {
-		rewind(out);
-		(void)fprintf(out, "-ERR [TEMP] %.200s", a->st->err);
+		temp_error(a, out);
 		return;
 	}
 	if (more)
@@ -283,8 +288,7 @@ static void c_who(struct adm *a, struct req *r, FILE *out)
 	(void)state_reap(a->st);
 	(void)fputs("+OK", out);
 	if (!state_who_write(a->st, cfg.live_dir, after, ADM_PAGE_WHO, out, &more, &last)) {
-		rewind(out);
-		(void)fprintf(out, "-ERR [TEMP] %.200s", a->st->err);
+		temp_error(a, out);
 		return;
 	}
 	if (more)
