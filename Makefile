@@ -35,14 +35,14 @@ ALL_LDFLAGS = $(OURS_LDFLAGS) $(LDFLAGS)
 
 # pop3-session links only what a session uses: no libsystemd (its start-up
 # cost is paid on every connection), no libssl yet.
-SESSION_OBJS = session proto stream msgconv maildrop livefile auth state sqlmem config iobuf log
+SESSION_OBJS = session proto stream filter cmdline msgconv maildrop livefile auth state sqlmem config iobuf log
 SESSION_LIBS = -lsqlite3 -lcrypt -lm
 ifeq ($(STATIC),1)
 SESSION_LDFLAGS = -static-pie
 else
 SESSION_LDFLAGS = -pie
 endif
-ADMIND_OBJS  = admind admserve admproto hmac state auth config log
+ADMIND_OBJS  = admind admserve admproto hmac state auth config cmdline log
 ADMIND_LIBS  = -lsqlite3 -lcrypt -lsystemd -lcrypto
 
 ADMIN_OBJS   = admin/pop3-admin auth hmac

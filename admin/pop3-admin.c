@@ -44,6 +44,9 @@ static void usage(FILE *to)
 		"  user passwd NAME                set a new password\n"
 		"  user del|enable|disable|show NAME\n"
 		"  user list                       all user names\n"
+		"  user filter NAME default|off|COMMAND...\n"
+		"                                  the user's own message filter: the global\n"
+		"                                  settings, none, or this command line\n"
 		"  metrics [--prometheus]          counters as name=value lines, or in Prometheus\n"
 		"                                  text exposition format\n"
 		"  logins                          each user's last login: user= time= peer=\n"
@@ -271,6 +274,24 @@ static int paged(struct client *c, const char *base)
 }
 
 /* Does argv hold only words that are safe to put into a request? */
+/* head, then the words space-separated: a value of several words (a filter command line). */
+static int joined_request(struct client *c, const char *head, char **words, int n)
+{
+	char cmd[ADM_REQ_MAX], body[ADM_REPLY_MAX + 1];
+	size_t off = (size_t)snprintf(cmd, sizeof cmd, "%s", head);
+	int rc;
+
+	for (int i = 0; i < n && off < sizeof cmd; i++)
+		off += (size_t)snprintf(cmd + off, sizeof cmd - off, " %s", words[i]);
+	if (off >= sizeof cmd) {
+		(void)fprintf(stderr, "pop3-admin: the value is too long\n");
+		return EXIT_USAGE;
+	}
+	if ((rc = request(c, cmd, body, sizeof body)) == EXIT_OK)
+		print_body(body);
+	return rc;
+}
+
 static bool plain_words(int argc, char **argv)
 {
 	for (int i = 0; i < argc; i++) {
@@ -299,6 +320,8 @@ static int run(struct client *c, int argc, char **argv)
 			return paged(c, "USER LIST");
 		if (argc < 3)
 			return EXIT_USAGE;
+		if (strcmp(sub, "filter") == 0 && argc >= 4)
+			return joined_request(c, "USER FILTER", argv + 2, argc - 2);
 		if (strcmp(sub, "add") == 0 && (argc == 3 || (argc == 5 && strcmp(argv[3], "--maildir") == 0)))
 			return hashed_request(c, "ADD", argv[2], argc == 5 ? argv[4] : NULL);
 		if (strcmp(sub, "passwd") == 0 && argc == 3)
@@ -329,16 +352,8 @@ static int run(struct client *c, int argc, char **argv)
 		(void)snprintf(cmd, sizeof cmd, "CAPA");
 	else if (strcmp(what, "config") == 0 && argc >= 2 && strcmp(argv[1], "get") == 0 && argc <= 3)
 		(void)snprintf(cmd, sizeof cmd, "CONFIG GET%s%s", argc == 3 ? " " : "", argc == 3 ? argv[2] : "");
-	else if (strcmp(what, "config") == 0 && argc >= 4 && strcmp(argv[1], "set") == 0) {
-		/* a value of several words (a filter command line) is sent space-separated */
-		size_t off = (size_t)snprintf(cmd, sizeof cmd, "CONFIG SET %s", argv[2]);
-		for (int i = 3; i < argc && off < sizeof cmd; i++)
-			off += (size_t)snprintf(cmd + off, sizeof cmd - off, " %s", argv[i]);
-		if (off >= sizeof cmd) {
-			(void)fprintf(stderr, "pop3-admin: the value is too long\n");
-			return EXIT_USAGE;
-		}
-	}
+	else if (strcmp(what, "config") == 0 && argc >= 4 && strcmp(argv[1], "set") == 0)
+		return joined_request(c, "CONFIG SET", argv + 2, argc - 2);
 	else
 		return EXIT_USAGE;
 	if ((rc = request(c, cmd, body, sizeof body)) == EXIT_OK)

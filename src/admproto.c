@@ -138,6 +138,30 @@ static void answer(struct adm *a, enum state_lookup res, FILE *out)
 		(void)fprintf(out, "-ERR [TEMP] %.200s", a->st->err);
 }
 
+/*
+ * USER FILTER name default|off|<command line>: the user's own filter.  The
+ * command is the rest of the line, like CONFIG SET's value.
+ */
+static void c_user_filter(struct adm *a, struct req *r, FILE *out)
+{
+	const char *value, *why;
+
+	if (r->argc < 4) {
+		(void)fputs("-ERR [SYNTAX] USER FILTER NAME default|off|COMMAND", out);
+		return;
+	}
+	if (!valid_name(r->argv[2], out))
+		return;
+	value = r->cmd + (r->argv[3] - r->words);
+	if (strcmp(value, "default") == 0) {
+		value = NULL;
+	} else if (strcmp(value, "off") != 0 && !config_validate_command(value, &why)) {
+		(void)fprintf(out, "-ERR [INVALID] %s", why);
+		return;
+	}
+	answer(a, state_user_set_filter(a->st, r->argv[2], value), out);
+}
+
 static void c_user(struct adm *a, struct req *r, FILE *out)
 {
 	const char *sub = r->argc > 1 ? r->argv[1] : "";
@@ -156,6 +180,10 @@ static void c_user(struct adm *a, struct req *r, FILE *out)
 		}
 		if (more)
 			(void)fprintf(out, "\nmore=%s", last);
+		return;
+	}
+	if (strcasecmp(sub, "FILTER") == 0) {
+		c_user_filter(a, r, out);
 		return;
 	}
 	if (!need(r, 3, 5, out) || !valid_name(name, out))
@@ -189,7 +217,7 @@ static void c_user(struct adm *a, struct req *r, FILE *out)
 			answer(a, res, out);
 		}
 	} else if (ftell(out) == 0) {
-		(void)fputs("-ERR [SYNTAX] USER ADD|DEL|PASSWD|ENABLE|DISABLE|SHOW|LIST", out);
+		(void)fputs("-ERR [SYNTAX] USER ADD|DEL|PASSWD|ENABLE|DISABLE|SHOW|LIST|FILTER", out);
 	}
 }
 
@@ -371,7 +399,8 @@ static void dispatch(struct adm *a, struct req *r, FILE *out, time_t now)
 /* Requests that change the state file: their replies are kept by tag. */
 static bool is_change(const struct req *r)
 {
-	static const char *const user_changes[] = { "ADD", "DEL", "PASSWD", "ENABLE", "DISABLE" };
+	static const char *const user_changes[] = { "ADD", "DEL", "PASSWD", "ENABLE", "DISABLE",
+						    "FILTER" };
 
 	if (r->argc >= 2 && strcasecmp(r->argv[0], "CONFIG") == 0)
 		return strcasecmp(r->argv[1], "SET") == 0;

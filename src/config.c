@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmdline.h"
 #include "params.h"
 
 /* sha512crypt of a random string nobody knows: the pre-init fallback. */
@@ -14,7 +15,7 @@
 
 const char *const config_names[] = {
 	"maildir_root", "idle_timeout", "auth_delay_ms", "log_level", "dummy_hash", "live_dir",
-	"filter", "filter_command", NULL,
+	"filter", "filter_command", "filter_timeout", "filter_max_octets", NULL,
 };
 
 void config_defaults(struct config *c)
@@ -26,6 +27,8 @@ void config_defaults(struct config *c)
 	c->log_level = LOG_PRIO_INFO;
 	memcpy(c->dummy_hash, DUMMY_HASH_DEFAULT, sizeof DUMMY_HASH_DEFAULT);
 	memcpy(c->live_dir, "/run/pop3/live", sizeof "/run/pop3/live");
+	c->filter_timeout = POP3_FILTER_TIMEOUT_DEFAULT;
+	c->filter_max_octets = POP3_FILTER_MAX_OCTETS_DEFAULT;
 }
 
 /* Strict decimal: digits only, no sign, no spaces, within [lo, hi]. */
@@ -58,6 +61,27 @@ static bool copy_bounded(char *dst, size_t cap, const char *src)
 	return true;
 }
 
+/* An empty command is allowed: it means "no filter" even when filter is on. */
+static bool set_command(char *dst, size_t cap, const char *value, const char **why)
+{
+	struct cmdline cl;
+
+	if (value[0] != '\0' && !cmdline_split(value, &cl, why))
+		return false;
+	if (!copy_bounded(dst, cap, value)) {
+		*why = "filter_command is too long";
+		return false;
+	}
+	return true;
+}
+
+bool config_validate_command(const char *value, const char **why)
+{
+	char tmp[CONFIG_PATH_MAX];
+
+	return set_command(tmp, sizeof tmp, value, why);
+}
+
 bool config_set(struct config *c, const char *name, const char *value, const char **why)
 {
 	if (strcmp(name, "maildir_root") == 0) {
@@ -86,10 +110,18 @@ bool config_set(struct config *c, const char *name, const char *value, const cha
 		c->filter = strcmp(value, "on") == 0;
 		return true;
 	}
-	if (strcmp(name, "filter_command") == 0) {
-		/* run without a shell: an absolute program path, then its arguments */
-		if (value[0] != '/' || !copy_bounded(c->filter_command, sizeof c->filter_command, value)) {
-			*why = "filter_command must start with the program's absolute path";
+	if (strcmp(name, "filter_command") == 0)
+		return set_command(c->filter_command, sizeof c->filter_command, value, why);
+	if (strcmp(name, "filter_timeout") == 0) {
+		if (!parse_uint(value, 1, 3600, &c->filter_timeout)) {
+			*why = "filter_timeout must be seconds from 1 to 3600";
+			return false;
+		}
+		return true;
+	}
+	if (strcmp(name, "filter_max_octets") == 0) {
+		if (!parse_uint(value, 1024, 4294967295u, &c->filter_max_octets)) {
+			*why = "filter_max_octets must be octets from 1024 to 4294967295";
 			return false;
 		}
 		return true;
@@ -145,6 +177,10 @@ void config_get(const struct config *c, const char *name, char *buf, size_t cap)
 		(void)snprintf(buf, cap, "%s", c->filter ? "on" : "off");
 	else if (strcmp(name, "filter_command") == 0)
 		(void)snprintf(buf, cap, "%s", c->filter_command);
+	else if (strcmp(name, "filter_timeout") == 0)
+		(void)snprintf(buf, cap, "%u", c->filter_timeout);
+	else if (strcmp(name, "filter_max_octets") == 0)
+		(void)snprintf(buf, cap, "%u", c->filter_max_octets);
 	else if (strcmp(name, "dummy_hash") == 0)
 		(void)snprintf(buf, cap, "%s", c->dummy_hash);
 	else if (cap > 0)

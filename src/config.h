@@ -27,11 +27,13 @@ struct config {
 	char dummy_hash[CONFIG_HASH_MAX]; /* what unknown users are checked against */
 	char live_dir[CONFIG_PATH_MAX];   /* one status file per logged-in session, for WHO */
 	/*
-	 * The message transformation (RETR/TOP through an external program):
-	 * stored and validated here; applied by the filter issue's code.
+	 * The message transformation: RETR and TOP through an external
+	 * program (filter.c).  A user's own filter column overrides both.
 	 */
 	bool filter;
-	char filter_command[CONFIG_PATH_MAX];
+	char filter_command[CONFIG_PATH_MAX]; /* split by cmdline.c, run without a shell */
+	unsigned filter_timeout;              /* seconds the filter may take per message */
+	unsigned filter_max_octets;           /* most octets it may write per message */
 };
 
 void config_defaults(struct config *c);
@@ -41,6 +43,9 @@ void config_defaults(struct config *c);
  * in *why (a static string) when the name is unknown or the value invalid.
  */
 bool config_set(struct config *c, const char *name, const char *value, const char **why);
+
+/* Whether value is a valid filter command (empty allowed), for a user's own filter. */
+bool config_validate_command(const char *value, const char **why);
 
 /* The text form of one setting's value into buf (empty for an unknown name). */
 void config_get(const struct config *c, const char *name, char *buf, size_t cap);

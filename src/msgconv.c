@@ -18,6 +18,7 @@ void msgconv_init(struct msgconv *c, bool stuff, bool top, uint64_t body_lines)
 	c->done = false;
 	c->line_octets = 0;
 	c->body_left = body_lines;
+	c->stuffed = 0;
 }
 
 /* A line has just ended: advance TOP's header/body bookkeeping. */
@@ -46,8 +47,10 @@ size_t msgconv_feed(struct msgconv *c, const char *in, size_t n, char *out)
 
 	while (i < n && !c->done) {
 		if (c->line_start) {
-			if (c->stuff && in[i] == '.')
+			if (c->stuff && in[i] == '.') {
 				out[o++] = '.';
+				c->stuffed++;
+			}
 			c->line_start = false;
 		}
 		const char *lf = memchr(in + i, '\n', n - i);

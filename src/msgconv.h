@@ -24,6 +24,7 @@ struct msgconv {
 	bool done;           /* TOP's limit reached: ignore further input */
 	size_t line_octets;  /* octets of the current line so far */
 	uint64_t body_left;
+	uint64_t stuffed;    /* dots added: output minus this is the message's size */
 };
 
 void msgconv_init(struct msgconv *c, bool stuff, bool top, uint64_t body_lines);

@@ -44,6 +44,18 @@
 #define POP3_STREAM_OUT   (POP3_STREAM_FLUSH + 2u * POP3_STREAM_RAW + 16u)
 
 /*
+ * The message filter (filter.c).  A filter gets this long per message,
+ * not counting time spent waiting for a slow client, and may write at most
+ * this many octets; either limit makes RETR fail rather than hang the
+ * session or fill the client's disk.  64 MiB is above what the big mail
+ * providers accept as a message.
+ */
+#define POP3_FILTER_TIMEOUT_DEFAULT 60
+#define POP3_FILTER_MAX_OCTETS_DEFAULT (64u * 1024u * 1024u)
+/* At most this many lines of a filter's stderr are logged per message. */
+#define POP3_FILTER_STDERR_LINES 5
+
+/*
  * RFC 1939 section 3: the autologout timer "MUST be of at least 10
  * minutes".  Shorter values are accepted (tests, hostile networks) but the
  * default follows the RFC.

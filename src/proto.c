@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "filter.h"
 #include "log.h"
 #include "stream.h"
 
@@ -33,6 +34,7 @@
 #define E_INUSE     "-ERR [IN-USE] Maildrop is in use by another session"
 #define E_MD_TEMP   "-ERR [SYS/TEMP] Cannot open the maildrop; try again later"
 #define E_MSG_TEMP  "-ERR [SYS/TEMP] Message is no longer available"
+#define E_FILTER    "-ERR [SYS/TEMP] The message filter failed; try again later"
 #define E_APOP      "-ERR APOP is not supported; use USER/PASS or AUTH PLAIN"
 #define E_LAST      "-ERR LAST is not supported (removed in RFC 1939); use UIDL"
 #define E_STLS      "-ERR STLS is not available"
@@ -237,6 +239,18 @@ static enum result open_maildrop(struct session *s, const struct state_user *u)
 }
 
 /* Check a name and password; on success open the maildrop.  Wipes pass. */
+/* The user's own filter setting wins over the global one; "off" means none. */
+static void choose_filter(struct session *s, const struct state_user *u)
+{
+	const char *cmd = "";
+
+	if (u->has_filter)
+		cmd = strcmp(u->filter, "off") == 0 ? "" : u->filter;
+	else if (s->cfg.filter)
+		cmd = s->cfg.filter_command;
+	memcpy(s->filter, cmd, strlen(cmd) + 1); /* both are CONFIG_PATH_MAX arrays */
+}
+
 static enum result login(struct session *s, const char *user, char *pass)
 {
 	struct state_user u;
@@ -278,6 +292,8 @@ static enum result login(struct session *s, const char *user, char *pass)
 	r = open_maildrop(s, &u);
 	if (s->phase != PHASE_TRANSACTION)
 		s->have_user = false;
+	else
+		choose_filter(s, &u);
 	return r;
 }
 
@@ -484,28 +500,80 @@ static enum result cmd_uidl(struct session *s, char *args)
 	return reply(s, ".");
 }
 
+/* After a failed message: the client went away, or the session must end now. */
+static enum result aborted(struct session *s, size_t i, const char *why)
+{
+	if (s->io.out_failed) {
+		s->outcome = OUT_WRITE_ERROR;
+	} else {
+		log_err("user=%s message %zu failed while being sent, closing: %s", s->user, i + 1, why);
+		s->outcome = OUT_SERVER_ERROR;
+	}
+	return R_CLOSE;
+}
+
+static void sent(struct session *s, uint64_t before, bool top)
+{
+	s->retr_octets += s->io.octets_out + s->io.out_len - before;
+	livefile_update(&s->live, s->io.octets_out + s->io.out_len);
+	if (!top)
+		s->delta.retrieved++;
+}
+
+static enum result send_filtered(struct session *s, size_t i, int fd, bool top, uint64_t lines)
+{
+	char uidl[POP3_UIDL_MAX + 1], why[256];
+	uint64_t before = s->io.octets_out + s->io.out_len;
+	size_t n = maildrop_uidl(&s->md, i, uidl);
+	struct filter_job job = {
+		.command = s->filter, .user = s->user, .msgno = i + 1, .uidl = uidl,
+		.size = s->md.msgs[i].size, .top = top, .body_lines = lines,
+		.timeout_s = s->cfg.filter_timeout, .max_octets = s->cfg.filter_max_octets,
+	};
+
+	uidl[n] = '\0';
+	switch (filter_message(&s->io, fd, &job, why, sizeof why)) {
+	case STREAM_OK:
+		sent(s, before, top);
+		return R_NEXT;
+	case STREAM_EARLY_FAIL:
+		if (s->io.out_failed)
+			return write_failed(s);
+		log_warn("filter failed user=%s msg=%zu %s", s->user, i + 1, why);
+		return reply(s, E_FILTER);
+	case STREAM_ABORTED:
+		break;
+	}
+	if (s->io.out_failed)
+		return write_failed(s);
+	/* "+OK" and part of the message are out: only closing tells the client */
+	log_warn("filter failed user=%s msg=%zu %s; closing without the terminator", s->user, i + 1,
+		 why);
+	s->outcome = OUT_SERVER_ERROR;
+	return R_CLOSE;
+}
+
 static enum result send_msg(struct session *s, size_t i, bool top, uint64_t lines)
 {
 	char status[64];
 	int fd = maildrop_open_msg(&s->md, i);
 	uint64_t before = s->io.octets_out + s->io.out_len;
 
-	if (top)
-		memcpy(status, "+OK\r\n", sizeof "+OK\r\n");
-	else
-		(void)snprintf(status, sizeof status, "+OK %llu octets\r\n",
-			       (unsigned long long)s->md.msgs[i].size);
 	if (fd < 0) {
 		log_err("user=%s cannot open message %zu (%s): %s", s->user, i + 1,
 			s->md.msgs[i].path, strerror(errno));
 		return reply(s, E_MSG_TEMP);
 	}
+	if (s->filter[0])
+		return send_filtered(s, i, fd, top, lines);
+	if (top)
+		memcpy(status, "+OK\r\n", sizeof "+OK\r\n");
+	else
+		(void)snprintf(status, sizeof status, "+OK %llu octets\r\n",
+			       (unsigned long long)s->md.msgs[i].size);
 	switch (stream_message(&s->io, fd, status, top, lines)) {
 	case STREAM_OK:
-		s->retr_octets += s->io.octets_out + s->io.out_len - before;
-		livefile_update(&s->live, s->io.octets_out + s->io.out_len);
-		if (!top)
-			s->delta.retrieved++;
+		sent(s, before, top);
 		return R_NEXT;
 	case STREAM_EARLY_FAIL:
 		log_err("user=%s cannot read message %zu (%s)", s->user, i + 1, s->md.msgs[i].path);
@@ -513,13 +581,7 @@ static enum result send_msg(struct session *s, size_t i, bool top, uint64_t line
 	case STREAM_ABORTED:
 		break;
 	}
-	if (s->io.out_failed) {
-		s->outcome = OUT_WRITE_ERROR;
-	} else {
-		log_err("user=%s message %zu became unreadable while being sent", s->user, i + 1);
-		s->outcome = OUT_SERVER_ERROR;
-	}
-	return R_CLOSE;
+	return aborted(s, i, "the message became unreadable");
 }
 
 static enum result cmd_retr(struct session *s, char *args)

@@ -46,6 +46,8 @@ struct session {
 	unsigned auth_attempts;  /* PASS and AUTH PLAIN responses, whatever their outcome */
 	struct state_delta delta;
 	uint64_t retr_octets;   /* message octets sent by RETR/TOP */
+	/* the filter RETR and TOP run through, chosen at login; empty: none */
+	char filter[CONFIG_PATH_MAX];
 	char peer[64];
 };
 

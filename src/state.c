@@ -67,6 +67,8 @@ static const char *const migrations[STATE_SCHEMA_VERSION] = {
 	"  reply BLOB NOT NULL"
 	") WITHOUT ROWID;"
 	"CREATE INDEX admin_requests_at ON admin_requests (at);",
+	/* 2 -> 3: a user's own message filter (NULL: the global settings) */
+	"ALTER TABLE users ADD COLUMN filter TEXT;",
 };
 
 static void set_err(struct state *st, const char *what)
@@ -449,28 +451,43 @@ bool state_load_settings(struct state *st, struct config *cfg, unsigned *bad)
 	return apply_settings(st, cfg, bad);
 }
 
+static bool copy_text(char *dst, size_t cap, const unsigned char *src)
+{
+	size_t n = src ? strlen((const char *)src) : 0;
+
+	if (n >= cap)
+		return false;
+	memcpy(dst, src ? (const char *)src : "", n + 1);
+	return true;
+}
+
 enum state_lookup state_user_get(struct state *st, const char *name, struct state_user *u)
 {
-	sqlite3_stmt *s = prepare(st, "SELECT hash, maildir, enabled FROM users WHERE name = ?1");
+	/*
+	 * A session started by a newer binary may meet a file that pop3-admind
+	 * has not migrated yet: without the filter column, the user simply has
+	 * no filter of their own.
+	 */
+	sqlite3_stmt *s = prepare(st, "SELECT hash, maildir, enabled, filter FROM users WHERE name = ?1");
 	enum state_lookup res = STATE_ERROR;
+	bool with_filter = s != NULL;
 	int rc;
 
+	if (!s)
+		s = prepare(st, "SELECT hash, maildir, enabled FROM users WHERE name = ?1");
 	if (!s)
 		return STATE_ERROR;
 	(void)sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		const char *hash = (const char *)sqlite3_column_text(s, 0);
-		const char *md = (const char *)sqlite3_column_text(s, 1);
-		size_t hl = hash ? strlen(hash) : 0, ml = md ? strlen(md) : 0;
-		if (hl < sizeof u->hash && ml < sizeof u->maildir) {
-			memcpy(u->hash, hash ? hash : "", hl + 1);
-			memcpy(u->maildir, md ? md : "", ml + 1);
-			u->enabled = sqlite3_column_int(s, 2) != 0;
+		u->enabled = sqlite3_column_int(s, 2) != 0;
+		u->has_filter = with_filter && sqlite3_column_type(s, 3) != SQLITE_NULL;
+		if (copy_text(u->hash, sizeof u->hash, sqlite3_column_text(s, 0)) &&
+		    copy_text(u->maildir, sizeof u->maildir, sqlite3_column_text(s, 1)) &&
+		    copy_text(u->filter, sizeof u->filter, u->has_filter ? sqlite3_column_text(s, 3) : NULL))
 			res = STATE_FOUND;
-		} else {
-			(void)snprintf(st->err, sizeof st->err, "user %s: hash or maildir too long", name);
-		}
+		else
+			(void)snprintf(st->err, sizeof st->err, "user %s: hash, maildir or filter too long", name);
 	} else if (rc == SQLITE_DONE) {
 		res = STATE_NOT_FOUND;
 	} else {
@@ -844,10 +861,25 @@ enum state_lookup state_user_set_enabled(struct state *st, const char *name, boo
 }
 
 
+enum state_lookup state_user_set_filter(struct state *st, const char *name, const char *filter)
+{
+	sqlite3_stmt *s = prepare(st, "UPDATE users SET filter = ?2 WHERE name = ?1");
+
+	if (!s)
+		return STATE_ERROR;
+	(void)sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	if (filter)
+		(void)sqlite3_bind_text(s, 2, filter, -1, SQLITE_STATIC);
+	else
+		(void)sqlite3_bind_null(s, 2);
+	return changed(change(st, s));
+}
+
 enum state_lookup state_user_show(struct state *st, const char *name, FILE *out)
 {
 	sqlite3_stmt *s = prepare(st, "SELECT name, enabled, coalesce(maildir, ''), created,"
-				      " coalesce(last_login, 0), coalesce(last_peer, '')"
+				      " coalesce(last_login, 0), coalesce(last_peer, ''),"
+				      " coalesce(filter, 'default')"
 				      " FROM users WHERE name = ?1");
 	enum state_lookup res = STATE_ERROR;
 	int rc;
@@ -857,10 +889,11 @@ enum state_lookup state_user_show(struct state *st, const char *name, FILE *out)
 	(void)sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		(void)fprintf(out, "name=%s enabled=%d maildir=%s created=%lld last_login=%lld last_peer=%s",
+		(void)fprintf(out, "name=%s enabled=%d maildir=%s created=%lld last_login=%lld last_peer=%s"
+				   " filter=%s",
 			      text_or(s, 0, ""), sqlite3_column_int(s, 1), text_or(s, 2, ""),
 			      (long long)sqlite3_column_int64(s, 3), (long long)sqlite3_column_int64(s, 4),
-			      text_or(s, 5, ""));
+			      text_or(s, 5, ""), text_or(s, 6, ""));
 		res = STATE_FOUND;
 	} else if (rc == SQLITE_DONE) {
 		res = STATE_NOT_FOUND;

@@ -18,7 +18,7 @@
 #include "config.h"
 
 #define STATE_DEFAULT_PATH "/var/lib/pop3/state.db"
-#define STATE_SCHEMA_VERSION 2
+#define STATE_SCHEMA_VERSION 3
 
 struct sqlite3;
 
@@ -33,6 +33,9 @@ struct state_user {
 	char hash[CONFIG_HASH_MAX];
 	char maildir[CONFIG_PATH_MAX]; /* empty: <maildir_root>/<name> */
 	bool enabled;
+	/* the user's own filter: "off", or a command; has_filter false: the global settings */
+	bool has_filter;
+	char filter[CONFIG_PATH_MAX];
 };
 
 /* What one session adds to the metrics when it ends. */
@@ -100,7 +103,9 @@ enum state_lookup state_user_add(struct state *st, const char *name, const char 
 enum state_lookup state_user_del(struct state *st, const char *name);
 enum state_lookup state_user_set_hash(struct state *st, const char *name, const char *hash);
 enum state_lookup state_user_set_enabled(struct state *st, const char *name, bool enabled);
-/* One "name= enabled= maildir= created= last_login= last_peer=" line (never the hash). */
+/* filter: "off", a command line, or NULL for the global settings. */
+enum state_lookup state_user_set_filter(struct state *st, const char *name, const char *filter);
+/* One "name= enabled= maildir= created= last_login= last_peer= filter=" line (never the hash); filter is last, it may hold spaces. */
 enum state_lookup state_user_show(struct state *st, const char *name, FILE *out);
 /*
  * Up to max names after `after` (or from the start), each on a line of its

@@ -12,8 +12,6 @@ load helper
 
 bats_require_minimum_version 1.5.0
 
-ADMIN=$POP3_BUILD/pop3-admin
-
 # pyenv and the like put a shell script in front of python3: resolve it once
 setup_file() {
 	ADM_PY=$(python3 -c 'import sys; print(sys.executable)')
@@ -33,51 +31,6 @@ teardown() {
 	# a daemon stopped with SIGSTOP would never act on teardown's SIGTERM
 	[ -z "${ADMIND_PID:-}" ] || kill -CONT "$ADMIND_PID" 2>/dev/null || true
 	teardown_store
-}
-
-# make_secret FILE: 48 random base64 characters, mode 600, owned by the
-# service user.
-make_secret() {
-	head -c 36 /dev/urandom | base64 >"$1"
-	chmod 600 "$1"
-	if [ "$(id -u)" -eq 0 ]; then chown "$TEST_USER": "$1"; fi
-}
-
-# start_admind ARG...: run pop3-admind as the service user on $T's state
-# file and secret, with ARGs (--listen ...), and return once it has logged
-# "ready on"; false if it ended before that.  ADMIND_PID is the daemon
-# itself, DRAIN_PID the cat that copies the rest of its stderr to
-# $T/admind.log (it ends when the daemon does).
-start_admind() {
-	local fifo="$T/admind.$((N_FIFO += 1)).fifo" line rfd ready=1
-	mkfifo "$fifo"
-	# not through the as_user function: $! must be the daemon itself
-	"${AS_USER[@]}" "$ADMIND" --state "$T/state.db" --secret-file "$T/secret" "$@" \
-		2>"$fifo" 3>&- &
-	ADMIND_PID=$!
-	SERVER_PIDS+=($!)
-	# bats owns fd 3: let bash pick a free descriptor
-	exec {rfd}<"$fifo"
-	while IFS= read -r line <&"$rfd"; do
-		printf '%s\n' "$line" >>"$T/admind.log"
-		case $line in *"ready on"*) ready=0; break ;; esac
-	done
-	# keep draining its stderr so that it never blocks on a full pipe
-	cat <&"$rfd" >>"$T/admind.log" 3>&- &
-	DRAIN_PID=$!
-	SERVER_PIDS+=($!)
-	exec {rfd}<&-
-	return "$ready"
-}
-
-# serve: the daemon on 127.0.0.1:$PORT.
-serve() {
-	start_admind --listen "127.0.0.1:$PORT"
-}
-
-# adm ARG...: pop3-admin against the daemon on 127.0.0.1:$PORT.
-adm() {
-	"$ADMIN" --port "$PORT" --secret-file "$T/secret" "$@"
 }
 
 # add_user NAME PASSWORD [--maildir DIR]: user add, the password on stdin.
@@ -177,7 +130,7 @@ ms_since() {
 	run --separate-stderr adm user show bob
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 1 ]
-	[[ "$output" =~ ^name=bob\ enabled=1\ maildir=\ created=[0-9]+\ last_login=([0-9]+)\ last_peer=local$ ]]
+	[[ "$output" =~ ^name=bob\ enabled=1\ maildir=\ created=[0-9]+\ last_login=([0-9]+)\ last_peer=local\ filter=default$ ]]
 	[ "${BASH_REMATCH[1]}" -ge $(( $(date +%s) - 60 )) ]
 	hash=$(sqlite3 "$T/state.db" "select hash from users where name = 'bob'")
 	[[ "$output" != *"$hash"* && "$output" != *'$6$'* ]]

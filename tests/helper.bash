@@ -7,6 +7,7 @@
 
 SESSION=$POP3_BUILD/pop3-session
 ADMIND=$POP3_BUILD/pop3-admind
+ADMIN=$POP3_BUILD/pop3-admin
 TEST_USER=pop3test
 
 # The prefix that runs a command as the unprivileged service user (empty
@@ -94,4 +95,51 @@ start_tcp() {
 # until it closes the connection.
 chat() {
 	python3 "$POP3_SRC/tests/lib/chat.py" "$@"
+}
+
+# ---- pop3-admind for tests that change settings live (needs PORT set) ----
+
+# make_secret FILE: 48 random base64 characters, mode 600, owned by the
+# service user.
+make_secret() {
+	head -c 36 /dev/urandom | base64 >"$1"
+	chmod 600 "$1"
+	if [ "$(id -u)" -eq 0 ]; then chown "$TEST_USER": "$1"; fi
+}
+
+# start_admind ARG...: run pop3-admind as the service user on $T's state
+# file and secret, with ARGs (--listen ...), and return once it has logged
+# "ready on"; false if it ended before that.  ADMIND_PID is the daemon
+# itself, DRAIN_PID the cat that copies the rest of its stderr to
+# $T/admind.log (it ends when the daemon does).
+start_admind() {
+	local fifo="$T/admind.$((N_FIFO += 1)).fifo" line rfd ready=1
+	mkfifo "$fifo"
+	# not through the as_user function: $! must be the daemon itself
+	"${AS_USER[@]}" "$ADMIND" --state "$T/state.db" --secret-file "$T/secret" "$@" \
+		2>"$fifo" 3>&- &
+	ADMIND_PID=$!
+	SERVER_PIDS+=($!)
+	# bats owns fd 3: let bash pick a free descriptor
+	exec {rfd}<"$fifo"
+	while IFS= read -r line <&"$rfd"; do
+		printf '%s\n' "$line" >>"$T/admind.log"
+		case $line in *"ready on"*) ready=0; break ;; esac
+	done
+	# keep draining its stderr so that it never blocks on a full pipe
+	cat <&"$rfd" >>"$T/admind.log" 3>&- &
+	DRAIN_PID=$!
+	SERVER_PIDS+=($!)
+	exec {rfd}<&-
+	return "$ready"
+}
+
+# serve: the daemon on 127.0.0.1:$PORT.
+serve() {
+	start_admind --listen "127.0.0.1:$PORT"
+}
+
+# adm ARG...: pop3-admin against the daemon on 127.0.0.1:$PORT.
+adm() {
+	"$ADMIN" --port "$PORT" --secret-file "$T/secret" "$@"
 }
