@@ -42,23 +42,26 @@ struct options {
 static void usage(FILE *to)
 {
 	(void)fprintf(to,
-		"Usage: pop3-admind --state PATH --init --maildir-root DIR [--import-users FILE] [--scheme NAME]\n"
+		"Usage: pop3-admind --state PATH --init [--maildir-root DIR] [--import-users FILE] [--scheme NAME]\n"
 		"       pop3-admind --state PATH --import-users FILE [--scheme NAME]\n"
 		"       pop3-admind --state PATH --set NAME=VALUE\n"
 		"       pop3-admind --state PATH --metrics\n"
 		"       pop3-admind --state PATH [--secret-file FILE] [--listen ADDR:PORT]...\n\n"
 		"Create, migrate and administer the POP3 state file (default $POP3_STATE, else %s).\n\n"
 		"  --init               create the state file or migrate it to this version's schema\n"
-		"  --maildir-root DIR   where <DIR>/<user> maildirs live (with --init)\n"
+		"  --maildir-root DIR   where <DIR>/<user> maildirs live (with --init; default\n"
+		"                       /var/mail/pop3; an upgrade without it keeps the setting)\n"
 		"  --import-users FILE  add or update users from lines \"name:secret\"; secret is a\n"
 		"                       crypt(3) hash, or a plaintext password hashed here\n"
 		"  --scheme NAME        hash scheme for plaintext passwords: yescrypt (default),\n"
 		"                       sha512crypt, sha256crypt or bcrypt\n"
 		"  --set NAME=VALUE     store a setting: maildir_root, idle_timeout, auth_delay_ms,\n"
 		"                       log_level, live_dir, filter, filter_command, filter_timeout,\n"
-		"                       filter_max_octets\n"
+		"                       filter_max_octets, plaintext_auth\n"
 		"  --metrics            print the metrics as name=value lines\n"
-		"  --secret-file FILE   the shared secret of the admin protocol (default %s)\n"
+		"  --secret-file FILE   the shared secret of the admin protocol (default\n"
+		"                       $POP3_ADMIN_SECRET_FILE, else $CREDENTIALS_DIRECTORY/admin.secret\n"
+		"                       when systemd passes credentials, else %s)\n"
 		"  --listen ADDR:PORT   serve the admin protocol there (repeatable; default: the\n"
 		"                       sockets systemd passes, else 127.0.0.1:9090 and [::1]:9090)\n\n"
 		"Without --init, --import-users, --set or --metrics, pop3-admind serves the UDP\n"
@@ -261,10 +264,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (optind != argc)
 		return EXIT_USAGE;
-	if (o->init && !o->maildir_root) {
-		(void)fprintf(stderr, "pop3-admind: --init needs --maildir-root\n");
-		return EXIT_USAGE;
-	}
 	return EXIT_OK;
 }
 
@@ -275,8 +274,8 @@ static int run(struct state *st, const struct options *o, const char *prefix)
 	if (o->init) {
 		if (!state_migrate(st))
 			return fail_state(st, "cannot create or migrate the schema");
-		rc = set_setting(st, "maildir_root", o->maildir_root);
-		if (rc != EXIT_OK)
+		/* without --maildir-root an upgrade keeps the stored value (or the default) */
+		if (o->maildir_root && (rc = set_setting(st, "maildir_root", o->maildir_root)) != EXIT_OK)
 			return rc;
 		if (!ensure_dummy_hash(st, prefix))
 			return fail_state(st, "cannot create the dummy hash");
@@ -303,6 +302,28 @@ static int run(struct state *st, const struct options *o, const char *prefix)
 	return EXIT_OK;
 }
 
+/*
+ * The secret file: --secret-file, else $POP3_ADMIN_SECRET_FILE, else the
+ * copy systemd's LoadCredential=admin.secret:... put in
+ * $CREDENTIALS_DIRECTORY (so the file on disk can stay root's while the
+ * daemon runs as pop3), else the default.  NULL if that path is too long.
+ */
+static const char *secret_path(const char *opt, char *buf, size_t cap)
+{
+	const char *env = getenv("POP3_ADMIN_SECRET_FILE");
+	const char *creds = getenv("CREDENTIALS_DIRECTORY");
+	int n;
+
+	if (opt)
+		return opt;
+	if (env && *env)
+		return env;
+	if (!creds || !*creds)
+		return ADMSERVE_SECRET_DEFAULT;
+	n = snprintf(buf, cap, "%s/admin.secret", creds);
+	return n > 0 && (size_t)n < cap ? buf : NULL;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { 0 };
@@ -315,11 +336,14 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	if (!o.init && !o.import && !o.set && !o.metrics) {
-		const char *env = getenv("POP3_ADMIN_SECRET_FILE");
+		char cred[4096];
 		log_init("pop3-admind");
 		o.serve.state_path = state_path(o.state);
-		if (!o.serve.secret_path)
-			o.serve.secret_path = env && *env ? env : ADMSERVE_SECRET_DEFAULT;
+		o.serve.secret_path = secret_path(o.serve.secret_path, cred, sizeof cred);
+		if (!o.serve.secret_path) {
+			log_err("$CREDENTIALS_DIRECTORY is too long");
+			return EXIT_USAGE;
+		}
 		return admserve_run(&o.serve);
 	}
 	prefix = auth_scheme_prefix(o.scheme ? o.scheme : "yescrypt");

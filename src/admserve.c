@@ -128,8 +128,21 @@ static bool open_state(struct server *s, const char *path)
 		log_err("cannot open state file %s: %s", path, s->st.err);
 		return false;
 	}
-	if (state_schema_version(&s->st) != STATE_SCHEMA_VERSION) {
-		log_err("%s has not the schema of this version; run pop3-admind --init", path);
+	int v = state_schema_version(&s->st);
+	/* an upgraded binary brings the file forward itself: one transaction, forward only */
+	if (v >= 0 && v < STATE_SCHEMA_VERSION) {
+		if (!state_migrate(&s->st)) {
+			log_err("cannot migrate %s from schema %d to %d: %s", path, v, STATE_SCHEMA_VERSION,
+				s->st.err);
+			state_close(&s->st);
+			return false;
+		}
+		log_info("migrated %s from schema %d to %d", path, v, STATE_SCHEMA_VERSION);
+		v = STATE_SCHEMA_VERSION;
+	}
+	if (v != STATE_SCHEMA_VERSION) {
+		log_err("%s has schema %d, this version knows %d; refusing to touch it", path, v,
+			STATE_SCHEMA_VERSION);
 		state_close(&s->st);
 		return false;
 	}

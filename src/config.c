@@ -15,7 +15,7 @@
 
 const char *const config_names[] = {
 	"maildir_root", "idle_timeout", "auth_delay_ms", "log_level", "dummy_hash", "live_dir",
-	"filter", "filter_command", "filter_timeout", "filter_max_octets", NULL,
+	"filter", "filter_command", "filter_timeout", "filter_max_octets", "plaintext_auth", NULL,
 };
 
 void config_defaults(struct config *c)
@@ -110,6 +110,17 @@ bool config_set(struct config *c, const char *name, const char *value, const cha
 		c->filter = strcmp(value, "on") == 0;
 		return true;
 	}
+	if (strcmp(name, "plaintext_auth") == 0) {
+		static const char *const v[] = { [PLAINTEXT_LOCAL] = "local", [PLAINTEXT_YES] = "yes",
+						 [PLAINTEXT_NO] = "no" };
+		for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+			if (strcmp(value, v[i]) == 0) {
+				c->plaintext_auth = (enum plaintext_auth)i;
+				return true;
+			}
+		*why = "plaintext_auth must be local, yes or no";
+		return false;
+	}
 	if (strcmp(name, "filter_command") == 0)
 		return set_command(c->filter_command, sizeof c->filter_command, value, why);
 	if (strcmp(name, "filter_timeout") == 0) {
@@ -177,6 +188,9 @@ void config_get(const struct config *c, const char *name, char *buf, size_t cap)
 		(void)snprintf(buf, cap, "%s", c->filter ? "on" : "off");
 	else if (strcmp(name, "filter_command") == 0)
 		(void)snprintf(buf, cap, "%s", c->filter_command);
+	else if (strcmp(name, "plaintext_auth") == 0)
+		(void)snprintf(buf, cap, "%s", c->plaintext_auth == PLAINTEXT_YES ? "yes"
+					       : c->plaintext_auth == PLAINTEXT_NO ? "no" : "local");
 	else if (strcmp(name, "filter_timeout") == 0)
 		(void)snprintf(buf, cap, "%u", c->filter_timeout);
 	else if (strcmp(name, "filter_max_octets") == 0)

@@ -19,6 +19,13 @@
 #define CONFIG_PATH_MAX 1024
 #define CONFIG_HASH_MAX 256
 
+/* Who may log in with a password before TLS (USER/PASS, AUTH PLAIN). */
+enum plaintext_auth {
+	PLAINTEXT_LOCAL, /* only a client on this host: loopback, or a pipe */
+	PLAINTEXT_YES,   /* anyone (a trusted network, or TLS terminated in front) */
+	PLAINTEXT_NO,    /* nobody: TLS first, even on loopback */
+};
+
 struct config {
 	char maildir_root[CONFIG_PATH_MAX];
 	unsigned idle_timeout;      /* seconds */
@@ -34,6 +41,7 @@ struct config {
 	char filter_command[CONFIG_PATH_MAX]; /* split by cmdline.c, run without a shell */
 	unsigned filter_timeout;              /* seconds the filter may take per message */
 	unsigned filter_max_octets;           /* most octets it may write per message */
+	enum plaintext_auth plaintext_auth;
 };
 
 void config_defaults(struct config *c);

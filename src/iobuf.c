@@ -9,8 +9,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "tls.h"
+
 void iobuf_init(struct iobuf *b, int in_fd, int out_fd, int timeout_ms)
 {
+	b->tls = NULL;
 	b->in_fd = in_fd;
 	b->out_fd = out_fd;
 	b->timeout_ms = timeout_ms;
@@ -43,6 +46,14 @@ static enum io_status iobuf_read_some(struct iobuf *b, char *dst, size_t cap, si
 {
 	struct pollfd pfd = { .fd = b->in_fd, .events = POLLIN, .revents = 0 };
 
+	if (b->tls && b->tls->active) {
+		switch (tls_read(b->tls, dst, cap, got, b->timeout_ms)) {
+		case TLS_IO_OK: return IO_OK;
+		case TLS_IO_EOF: return IO_EOF;
+		case TLS_IO_TIMEOUT: return IO_TIMEOUT;
+		case TLS_IO_ERROR: return IO_ERROR;
+		}
+	}
 	for (;;) {
 		int r = poll(&pfd, 1, b->timeout_ms);
 		if (r < 0 && errno == EINTR)
@@ -88,6 +99,16 @@ static bool iobuf_writev(struct iobuf *b, struct iovec *iov, int cnt)
 {
 	if (b->out_failed)
 		return false;
+	if (b->tls && b->tls->active) {
+		for (int i = 0; i < cnt; i++) {
+			if (!tls_write(b->tls, iov[i].iov_base, iov[i].iov_len, b->timeout_ms)) {
+				b->out_failed = true;
+				return false;
+			}
+			b->octets_out += iov[i].iov_len;
+		}
+		return true;
+	}
 	while (cnt > 0) {
 		ssize_t n = writev(b->out_fd, iov, cnt);
 		if (n < 0 && errno == EINTR)
@@ -158,6 +179,17 @@ bool iobuf_put_u64(struct iobuf *b, uint64_t v)
 	char num[24];
 
 	return iobuf_put(b, num, fmt_u64(num, v));
+}
+
+size_t iobuf_discard_input(struct iobuf *b)
+{
+	size_t n = b->in_len;
+
+	explicit_bzero(b->in, sizeof b->in);
+	b->in_off = 0;
+	b->in_len = 0;
+	b->discarding = false;
+	return n;
 }
 
 /* Move unconsumed input to the front and wipe what it leaves behind. */

@@ -6,7 +6,7 @@
  * Output gathers in a fixed buffer and leaves only when the client has no
  * further complete command queued: pipelined replies share one write.
  * All transport access goes through iobuf_read_some() and iobuf_writev()
- * in iobuf.c, the one place a TLS layer will hook in.
+ * in iobuf.c: once tls is set and active, they go through it (tls.c).
  */
 #ifndef POP3_IOBUF_H
 #define POP3_IOBUF_H
@@ -17,6 +17,8 @@
 
 #include "params.h"
 
+struct tls;
+
 enum io_status {
 	IO_OK,      /* a complete line */
 	IO_TOOLONG, /* the line exceeded the limit; its tail will be discarded */
@@ -26,6 +28,7 @@ enum io_status {
 };
 
 struct iobuf {
+	struct tls *tls;     /* NULL, or the connection's TLS layer */
 	int in_fd;
 	int out_fd;
 	int timeout_ms;
@@ -54,6 +57,13 @@ bool iobuf_put_u64(struct iobuf *b, uint64_t v);
 bool iobuf_flush(struct iobuf *b);
 /* Write what is buffered followed by extra[0..n) with as few writes as possible. */
 bool iobuf_flush_with(struct iobuf *b, const void *extra, size_t n);
+
+/*
+ * Drop input that arrived but was not read as a command yet; returns how
+ * many octets.  After STLS, plaintext the client pipelined behind it must
+ * never be taken for commands sent inside TLS.
+ */
+size_t iobuf_discard_input(struct iobuf *b);
 
 /* Decimal digits of v into buf (at least 21 octets); returns the length. */
 size_t fmt_u64(char *buf, uint64_t v);

@@ -1,10 +1,20 @@
 /*
  * log.h - the one place diagnostics leave the process.
  *
- * stderr is classified once by log_init(): the journal or a pipe gets
- * sd-daemon(3) "<N>" priority prefixes, a file or terminal gets plain lines,
- * and a stderr that is the client's own socket (classic inetd) is never
+ * stderr is classified once by log_init().  When it is journald's stream
+ * (JOURNAL_STREAM names it) each line goes to journald's native socket as
+ * one datagram: MESSAGE (the line), PRIORITY, SYSLOG_FACILITY (mail),
+ * SYSLOG_IDENTIFIER, SYSLOG_PID, POP3_EVENT (the leading words) and one
+ * POP3_<KEY> field per key=value word (docs/super-servers.md has the rules);
+ * a line that cannot leave so goes to stderr as below.  A pipe gets
+ * sd-daemon(3) "<N>" priority prefixes, a file or terminal plain lines, and
+ * a stderr that is the client's own socket (classic inetd) is never
  * written: those lines go to syslog(3) instead.
+ *
+ * So that the fields stay meaningful, a message starts with fixed words
+ * ("auth failed"), carries its variable parts as key=value words whose
+ * values have no spaces (client-chosen ones through log_escape()), and puts
+ * free text (strerror) last, after "key=value: ".
  */
 #ifndef POP3_LOG_H
 #define POP3_LOG_H

@@ -56,6 +56,12 @@
 #define POP3_FILTER_STDERR_LINES 5
 
 /*
+ * A TLS handshake must complete within this many seconds (or the idle
+ * timeout, if shorter): a client that stalls in it holds a process.
+ */
+#define POP3_TLS_HANDSHAKE_S 60
+
+/*
  * RFC 1939 section 3: the autologout timer "MUST be of at least 10
  * minutes".  Shorter values are accepted (tests, hostile networks) but the
  * default follows the RFC.

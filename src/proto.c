@@ -16,6 +16,7 @@
 
 #include "auth.h"
 #include "filter.h"
+#include "handoff.h"
 #include "log.h"
 #include "stream.h"
 
@@ -37,24 +38,15 @@
 #define E_FILTER    "-ERR [SYS/TEMP] The message filter failed; try again later"
 #define E_APOP      "-ERR APOP is not supported; use USER/PASS or AUTH PLAIN"
 #define E_LAST      "-ERR LAST is not supported (removed in RFC 1939); use UIDL"
-#define E_STLS      "-ERR STLS is not available"
+#define E_STLS      "-ERR STLS is not available: no certificate is configured"
+#define E_STLS_ON   "-ERR TLS is already active"
+#define E_STLS_TEMP "-ERR [SYS/TEMP] TLS is unavailable now; try again later"
+#define E_PLAINTEXT "-ERR [AUTH] Plaintext authentication disallowed on non-secure connections; use STLS"
 #define E_MECH      "-ERR Unsupported SASL mechanism"
 #define E_CANCEL    "-ERR Authentication cancelled"
 #define E_SASL      "-ERR [AUTH] Malformed SASL response"
 #define E_TIMEOUT   "-ERR Autologout: idle for too long"
 #define E_UPDATE    "-ERR [SYS/TEMP] %zu of %zu deleted messages could not be removed"
-
-#define CAPA_TEXT \
-	"+OK Capability list follows\r\n" \
-	"TOP\r\n" \
-	"UIDL\r\n" \
-	"USER\r\n" \
-	"SASL PLAIN\r\n" \
-	"RESP-CODES\r\n" \
-	"AUTH-RESP-CODE\r\n" \
-	"PIPELINING\r\n" \
-	"IMPLEMENTATION pop3-session\r\n" \
-	".\r\n"
 
 enum result {
 	R_NEXT,  /* read the next command */
@@ -221,7 +213,7 @@ static enum result open_maildrop(struct session *s, const struct state_user *u)
 		break;
 	}
 	if (s->md.cache_write_failed)
-		log_warn("cannot update size cache in %s", path);
+		log_warn("cannot update size cache path=%s", path);
 	if (s->md.sizes_computed > 0)
 		log_debug("sized %zu messages by reading them user=%s", s->md.sizes_computed, s->user);
 	/*
@@ -297,12 +289,28 @@ static enum result login(struct session *s, const char *user, char *pass)
 	return r;
 }
 
+/* plaintext_auth: a password may cross this connection now. */
+static bool password_allowed(const struct session *s)
+{
+	if (s->tls.active)
+		return true;
+	switch (s->cfg.plaintext_auth) {
+	case PLAINTEXT_YES: return true;
+	case PLAINTEXT_NO: return false;
+	case PLAINTEXT_LOCAL: return s->peer_local;
+	}
+	return false;
+}
+
 static enum result cmd_user(struct session *s, char *args)
 {
 	char *name = next_arg(&args);
 
 	if (!name || !no_more_args(&args))
 		return reply(s, E_SYNTAX);
+	/* refused at USER, so that a client never sends the password */
+	if (!password_allowed(s))
+		return reply(s, E_PLAINTEXT);
 	size_t n = strlen(name);
 	if (n > POP3_USER_MAX + 1)
 		n = POP3_USER_MAX + 1; /* still too long: fails at PASS, like any unknown name */
@@ -350,9 +358,12 @@ static enum result cmd_auth(struct session *s, char *args)
 
 	/* a bare AUTH lists the mechanisms, as mutt expects */
 	if (!mech)
-		return reply(s, "+OK Mechanisms follow\r\nPLAIN\r\n.");
+		return reply(s, password_allowed(s) ? "+OK Mechanisms follow\r\nPLAIN\r\n."
+						    : "+OK Mechanisms follow\r\n.");
 	if (strcasecmp(mech, "PLAIN") != 0)
 		return reply(s, E_MECH);
+	if (!password_allowed(s))
+		return reply(s, E_PLAINTEXT);
 	if (!no_more_args(&args))
 		return reply(s, E_SYNTAX);
 	if (initial)
@@ -388,19 +399,124 @@ static enum result cmd_apop(struct session *s, char *args)
 	return reply(s, E_APOP);
 }
 
+static int tls_handshake_ms(const struct session *s)
+{
+	unsigned t = s->cfg.idle_timeout < POP3_TLS_HANDSHAKE_S ? s->cfg.idle_timeout
+								 : POP3_TLS_HANDSHAKE_S;
+	return (int)t * 1000;
+}
+
+bool proto_tls_first(struct session *s)
+{
+	char why[320];
+
+	if (!s->tls_configured) {
+		log_err("implicit TLS without a certificate: give --tls-cert and --tls-key,"
+			" POP3_TLS_CERT and POP3_TLS_KEY, or credentials tls.crt and tls.key");
+		s->outcome = OUT_SERVER_ERROR;
+		return false;
+	}
+	if (!tls_prepare(&s->tls, &s->tls_files, why, sizeof why)) {
+		log_err("cannot start TLS peer=%s: %s", s->peer, why);
+		s->outcome = OUT_SERVER_ERROR;
+		return false;
+	}
+	if (!tls_handshake(&s->tls, s->io.in_fd, s->io.out_fd, tls_handshake_ms(s), why, sizeof why)) {
+		log_warn("tls handshake failed peer=%s: %s", s->peer, why);
+		s->outcome = OUT_TLS_ERROR;
+		return false;
+	}
+	s->io.tls = &s->tls;
+	return true;
+}
+
+/*
+ * RFC 2595 section 4, in the binary that has TLS.  The certificate is
+ * loaded only now, so a broken key only costs STLS its -ERR.
+ */
+static enum result start_tls(struct session *s)
+{
+	char why[320];
+
+	if (!tls_prepare(&s->tls, &s->tls_files, why, sizeof why)) {
+		log_err("cannot start TLS peer=%s: %s", s->peer, why);
+		return reply(s, E_STLS_TEMP);
+	}
+	if (reply(s, "+OK Begin TLS negotiation") == R_CLOSE || !iobuf_flush(&s->io))
+		return write_failed(s);
+	if (!tls_handshake(&s->tls, s->io.in_fd, s->io.out_fd, tls_handshake_ms(s), why,
+			   sizeof why)) {
+		log_warn("tls handshake failed peer=%s: %s", s->peer, why);
+		s->outcome = OUT_TLS_ERROR;
+		return R_CLOSE;
+	}
+	s->io.tls = &s->tls;
+	/* a USER before STLS does not carry over into the secured session */
+	s->have_user = false;
+	return R_NEXT;
+}
+
+bool proto_stls_resumed(struct session *s)
+{
+	return start_tls(s) == R_NEXT;
+}
+
 static enum result cmd_stls(struct session *s, char *args)
 {
-	(void)args;
-	return reply(s, E_STLS);
+	struct handoff h;
+	size_t dropped;
+
+	if (!no_more_args(&args))
+		return reply(s, E_SYNTAX);
+	if (s->tls.active)
+		return reply(s, E_STLS_ON);
+	if (!s->tls_configured)
+		return reply(s, E_STLS);
+	/*
+	 * A client must wait for the answer to STLS (RFC 2595 section 4):
+	 * whatever it sent behind it is dropped, never run inside TLS (the
+	 * CVE-2011-0411 class), whether TLS then starts or not.
+	 */
+	if (!iobuf_flush(&s->io))
+		return write_failed(s);
+	dropped = iobuf_discard_input(&s->io);
+	if (dropped > 0)
+		log_warn("input after STLS discarded octets=%zu peer=%s", dropped, s->peer);
+	if (tls_linked())
+		return start_tls(s);
+	/* this binary has no OpenSSL: pop3-session-tls answers the STLS */
+	h = (struct handoff){
+		.attempts = s->auth_attempts, .failures = s->auth_failures,
+		.logins_failed = s->delta.logins_failed, .counted_start = s->delta.counted_start,
+		.t0 = s->t0,
+	};
+	handoff_exec(s->argc, s->argv, &h);
+	log_err("cannot start %s for STLS peer=%s: %s", HANDOFF_TLS_PROGRAM, s->peer, strerror(errno));
+	return reply(s, E_STLS_TEMP);
 }
 
 /* ---- both states ---- */
 
+/*
+ * RFC 2449 CAPA, RFC 2595 STLS: what is offered depends on the state.
+ * Password logins are listed only where plaintext_auth allows them (or
+ * inside TLS), STLS only before login, with a certificate, outside TLS.
+ */
 static enum result cmd_capa(struct session *s, char *args)
 {
+	bool ok = true;
+
 	if (!no_more_args(&args))
 		return reply(s, E_SYNTAX);
-	return iobuf_puts(&s->io, CAPA_TEXT) ? R_NEXT : write_failed(s);
+	ok = iobuf_puts(&s->io, "+OK Capability list follows\r\nTOP\r\nUIDL\r\n");
+	if (ok && password_allowed(s))
+		ok = iobuf_puts(&s->io, "USER\r\nSASL PLAIN\r\n");
+	if (ok && s->phase == PHASE_AUTHORIZATION && s->tls_configured && !s->tls.active)
+		ok = iobuf_puts(&s->io, "STLS\r\n");
+	if (ok)
+		ok = iobuf_puts(&s->io, "RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
+				       "IMPLEMENTATION pop3-session\r\n.\r\n");
+	return ok ? R_NEXT : write_failed(s);
 }
 
 static enum result cmd_quit(struct session *s, char *args)
@@ -421,7 +537,7 @@ static enum result cmd_quit(struct session *s, char *args)
 	/* release the lock before answering: a client that logs in again at once finds it free */
 	maildrop_close(&s->md);
 	if (failed > 0) {
-		log_err("user=%s: %zu deleted messages could not be removed", s->user, failed);
+		log_err("cannot remove deleted messages user=%s count=%zu", s->user, failed);
 		s->outcome = OUT_QUIT_PARTIAL;
 		(void)snprintf(msg, sizeof msg, E_UPDATE, failed, failed + removed);
 		(void)reply(s, msg);
@@ -506,7 +622,7 @@ static enum result aborted(struct session *s, size_t i, const char *why)
 	if (s->io.out_failed) {
 		s->outcome = OUT_WRITE_ERROR;
 	} else {
-		log_err("user=%s message %zu failed while being sent, closing: %s", s->user, i + 1, why);
+		log_err("message failed while being sent, closing user=%s msg=%zu: %s", s->user, i + 1, why);
 		s->outcome = OUT_SERVER_ERROR;
 	}
 	return R_CLOSE;
@@ -560,7 +676,7 @@ static enum result send_msg(struct session *s, size_t i, bool top, uint64_t line
 	uint64_t before = s->io.octets_out + s->io.out_len;
 
 	if (fd < 0) {
-		log_err("user=%s cannot open message %zu (%s): %s", s->user, i + 1,
+		log_err("cannot open message user=%s msg=%zu path=%s: %s", s->user, i + 1,
 			s->md.msgs[i].path, strerror(errno));
 		return reply(s, E_MSG_TEMP);
 	}
@@ -576,7 +692,7 @@ static enum result send_msg(struct session *s, size_t i, bool top, uint64_t line
 		sent(s, before, top);
 		return R_NEXT;
 	case STREAM_EARLY_FAIL:
-		log_err("user=%s cannot read message %zu (%s)", s->user, i + 1, s->md.msgs[i].path);
+		log_err("cannot read message user=%s msg=%zu path=%s", s->user, i + 1, s->md.msgs[i].path);
 		return reply(s, E_MSG_TEMP);
 	case STREAM_ABORTED:
 		break;
@@ -738,6 +854,7 @@ const char *proto_outcome_name(enum outcome o)
 	case OUT_AUTH_LIMIT: return "auth-limit";
 	case OUT_WRITE_ERROR: return "write-error";
 	case OUT_SERVER_ERROR: return "server-error";
+	case OUT_TLS_ERROR: return "tls-error";
 	}
 	return "unknown";
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "config.h"
 #include "iobuf.h"
@@ -13,6 +14,7 @@
 #include "maildrop.h"
 #include "params.h"
 #include "state.h"
+#include "tls.h"
 
 enum phase { PHASE_AUTHORIZATION, PHASE_TRANSACTION, PHASE_UPDATE };
 
@@ -26,6 +28,7 @@ enum outcome {
 	OUT_AUTH_LIMIT,   /* too many failed logins */
 	OUT_WRITE_ERROR,  /* the client stopped reading or the connection broke */
 	OUT_SERVER_ERROR, /* a message became unreadable mid-RETR */
+	OUT_TLS_ERROR,    /* the TLS handshake failed */
 };
 
 struct session {
@@ -49,9 +52,31 @@ struct session {
 	/* the filter RETR and TOP run through, chosen at login; empty: none */
 	char filter[CONFIG_PATH_MAX];
 	char peer[64];
+	bool peer_local;        /* the client is on this host: loopback, or a pipe */
+	/* TLS: files found (STLS offered), and the layer itself once started */
+	bool tls_configured;
+	struct tls_files tls_files;
+	struct tls tls;
+	/* for a hand-off to pop3-session-tls (handoff.h) */
+	int argc;
+	char **argv;
+	struct timespec t0;
 };
 
-/* Greeting, then commands until the session ends; sets s->outcome. */
+/*
+ * Implicit TLS (port 995): load the certificate and run the handshake
+ * before the greeting.  False, with s->outcome set and a log line, when the
+ * session cannot go on.
+ */
+bool proto_tls_first(struct session *s);
+
+/*
+ * In pop3-session-tls after an STLS hand-off: answer the STLS that
+ * pop3-session received.  False when the session must end.
+ */
+bool proto_stls_resumed(struct session *s);
+
+/* Commands until the session ends (the greeting is main's); sets s->outcome. */
 void proto_run(struct session *s);
 
 const char *proto_outcome_name(enum outcome o);

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "handoff.h"
 #include "log.h"
 #include "proto.h"
 #include "sqlmem.h"
@@ -39,6 +40,9 @@ enum {
 
 struct options {
 	const char *state;
+	const char *tls_cert, *tls_key;
+	bool implicit_tls;
+	const char *resume_stls; /* set by pop3-session's STLS hand-off only */
 	struct { const char *name; const char *value; } set[OVERRIDES_MAX];
 	size_t nset;
 };
@@ -53,6 +57,11 @@ static void usage(FILE *to)
 		"  --timeout SECONDS   idle timeout (autologout), default %d\n"
 		"  --auth-delay MS     delay before a failed login is answered, default %d\n"
 		"  --log-level LEVEL   err, warning, info or debug\n"
+		"  --tls-cert FILE     PEM certificate chain for STLS and --implicit-tls\n"
+		"                      (default $POP3_TLS_CERT, else $CREDENTIALS_DIRECTORY/tls.crt)\n"
+		"  --tls-key FILE      PEM private key (default $POP3_TLS_KEY, else\n"
+		"                      $CREDENTIALS_DIRECTORY/tls.key)\n"
+		"  --implicit-tls      TLS handshake before the greeting (port 995, RFC 8314)\n"
 		"  --help              this text\n\n"
 		"Exit status: 0 after QUIT, 1 when the client left or failed, 100 usage,\n"
 		"102 refused to run (as root, invalid option value), 111 server failure.\n",
@@ -67,6 +76,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "auth-delay", required_argument, NULL, 'd' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "tls-cert", required_argument, NULL, 'c' },
+		{ "tls-key", required_argument, NULL, 'k' },
+		{ "implicit-tls", no_argument, NULL, 'i' },
+		{ "resume-stls", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -76,6 +89,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 		const char *name = NULL;
 		switch (c) {
 		case 's': o->state = optarg; continue;
+		case 'c': o->tls_cert = optarg; continue;
+		case 'k': o->tls_key = optarg; continue;
+		case 'i': o->implicit_tls = true; continue;
+		case 'r': o->resume_stls = optarg; continue;
 		case 'm': name = "maildir_root"; break;
 		case 't': name = "idle_timeout"; break;
 		case 'd': name = "auth_delay_ms"; break;
@@ -98,7 +115,7 @@ static bool apply_overrides(struct config *cfg, const struct options *o)
 	for (size_t i = 0; i < o->nset; i++) {
 		const char *why;
 		if (!config_set(cfg, o->set[i].name, o->set[i].value, &why)) {
-			log_err("invalid option value %s: %s", o->set[i].value, why);
+			log_err("invalid option value for %s: %s", o->set[i].name, why);
 			return false;
 		}
 	}
@@ -119,6 +136,22 @@ static bool copy_addr(char *dst, size_t cap, const char *src)
 	return true;
 }
 
+/* A socket address as text; a v4-mapped IPv6 address is an IPv4 client: as one. */
+static bool addr_text(const struct sockaddr_storage *ss, char *buf, size_t cap)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+		return inet_ntop(AF_INET, &in->sin_addr, buf, (socklen_t)cap) != NULL;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			return inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], buf, (socklen_t)cap) != NULL;
+		return inet_ntop(AF_INET6, &in6->sin6_addr, buf, (socklen_t)cap) != NULL;
+	}
+	return false;
+}
+
 static void peer_address(char *buf, size_t cap)
 {
 	static const char *const vars[] = { "REMOTE_ADDR", "TCPREMOTEIP" };
@@ -127,25 +160,34 @@ static void peer_address(char *buf, size_t cap)
 
 	for (size_t i = 0; i < 2; i++) {
 		const char *v = getenv(vars[i]);
-		/* a v4-mapped IPv6 address is an IPv4 client: log it as one */
 		if (v && strncasecmp(v, "::ffff:", 7) == 0 && strchr(v, '.'))
 			v += 7;
 		if (v && copy_addr(buf, cap, v))
 			return;
 	}
 	memcpy(buf, "local", sizeof "local");
-	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) != 0)
-		return;
-	if (ss.ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
-		(void)inet_ntop(AF_INET, &in->sin_addr, buf, (socklen_t)cap);
-	} else if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
-		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-			(void)inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], buf, (socklen_t)cap);
-		else
-			(void)inet_ntop(AF_INET6, &in6->sin6_addr, buf, (socklen_t)cap);
-	}
+	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) == 0 && !addr_text(&ss, buf, cap))
+		memcpy(buf, "local", sizeof "local");
+}
+
+/*
+ * plaintext_auth=local trusts a client on this host: a pipe, the loopback
+ * addresses 127.0.0.1 and ::1, or a peer whose address is the one it
+ * connected to (the same machine).  127.0.0.2 connecting to 127.0.0.1 is
+ * not trusted: the rule is about addresses, not about the lo interface.
+ */
+static bool peer_is_local(const char *peer)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char self[64];
+
+	if (strcmp(peer, "local") == 0 || strcmp(peer, "127.0.0.1") == 0 || strcmp(peer, "::1") == 0)
+		return true;
+	if (getsockname(STDIN_FILENO, (struct sockaddr *)&ss, &len) != 0 ||
+	    !addr_text(&ss, self, sizeof self))
+		return false;
+	return strcmp(self, peer) == 0;
 }
 
 /*
@@ -193,9 +235,14 @@ static double elapsed(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/*
+ * Open the state file and read the settings; count the session as started
+ * unless pop3-session did before it handed the session over (STLS).
+ */
 static void count_start(struct session *s, const char *state_file)
 {
 	unsigned bad = 0;
+	bool ok;
 
 	s->state_file = state_file;
 	s->state_ok = state_open(&s->state, state_file, false);
@@ -206,11 +253,31 @@ static void count_start(struct session *s, const char *state_file)
 	if (s->state.writers_fd < 0)
 		log_warn("cannot open %s-writers (%s): writers fall back to polling", state_file,
 			 strerror(errno));
-	s->delta.counted_start = state_session_begin(&s->state, getpid(), s->peer, &s->cfg, &bad);
-	if (!s->delta.counted_start)
-		log_warn("cannot count session start: %s", s->state.err);
+	if (s->delta.counted_start) {
+		ok = state_load_settings(&s->state, &s->cfg, &bad);
+	} else {
+		ok = state_session_begin(&s->state, getpid(), s->peer, &s->cfg, &bad);
+		s->delta.counted_start = ok;
+	}
+	if (!ok)
+		log_warn("cannot count session start or read settings: %s", s->state.err);
 	if (bad > 0)
-		log_warn("%u invalid settings in the state file ignored, last: %s", bad, s->state.warn);
+		log_warn("invalid settings ignored count=%u: last %s", bad, s->state.warn);
+}
+
+/* pop3-session-tls after STLS: the counters pop3-session had. */
+static bool resume(struct session *s, const char *text)
+{
+	struct handoff h;
+
+	if (!handoff_parse(text, &h))
+		return false;
+	s->auth_attempts = h.attempts;
+	s->auth_failures = h.failures;
+	s->delta.logins_failed = h.logins_failed;
+	s->delta.counted_start = h.counted_start;
+	s->t0 = h.t0;
+	return true;
 }
 
 static void count_end(struct session *s)
@@ -271,12 +338,16 @@ int main(int argc, char **argv)
 {
 	static struct session s; /* 18 KiB of buffers: not on the stack */
 	struct options opt = { 0 };
-	struct timespec t0;
+	char tls_used[96];
 	int rc;
 
-	log_init("pop3-session");
-	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	log_init("pop3-session"); /* also as pop3-session-tls: one program to the logs */
+	(void)clock_gettime(CLOCK_MONOTONIC, &s.t0);
+	s.argc = argc;
+	s.argv = argv;
 	rc = parse_options(argc, argv, &opt);
+	if (rc == EXIT_OK && opt.resume_stls && (!tls_linked() || !resume(&s, opt.resume_stls)))
+		rc = EXIT_USAGE;
 	if (rc != EXIT_OK) {
 		usage(stderr);
 		return rc;
@@ -296,13 +367,28 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	log_set_level(s.cfg.log_level);
 	peer_address(s.peer, sizeof s.peer);
+	s.peer_local = peer_is_local(s.peer);
+	s.tls_configured = tls_files_find(&s.tls_files, opt.tls_cert, opt.tls_key);
 	iobuf_init(&s.io, STDIN_FILENO, STDOUT_FILENO, (int)s.cfg.idle_timeout * 1000);
 	bound_pipe_writes(&s.io);
 	s.md.dirfd = s.md.lockfd = -1;
 	livefile_init(&s.live);
 
+	if (opt.implicit_tls && !tls_linked()) {
+		handoff_exec(argc, argv, NULL);
+		log_err("cannot start %s for implicit TLS peer=%s: %s", HANDOFF_TLS_PROGRAM, s.peer,
+			strerror(errno));
+		return EXIT_TEMP;
+	}
+	if (opt.implicit_tls && !proto_tls_first(&s)) {
+		tls_end(&s.tls);
+		log_info("session end peer=%s user=- outcome=%s", s.peer, proto_outcome_name(s.outcome));
+		return exit_status(s.outcome);
+	}
+
 	/* greet first: the state file work below overlaps the client's reply */
-	if (!iobuf_puts(&s.io, "+OK POP3 server ready\r\n") || !iobuf_flush(&s.io)) {
+	if (!opt.resume_stls &&
+	    (!iobuf_puts(&s.io, "+OK POP3 server ready\r\n") || !iobuf_flush(&s.io))) {
 		log_info("session end peer=%s user=- outcome=write-error", s.peer);
 		return EXIT_CLIENT;
 	}
@@ -314,22 +400,32 @@ int main(int argc, char **argv)
 	s.io.timeout_ms = (int)s.cfg.idle_timeout * 1000;
 	tune_socket(s.cfg.idle_timeout);
 
+	/* the STLS pop3-session received is answered here; a -ERR leaves it in plaintext */
+	if (opt.resume_stls)
+		(void)proto_stls_resumed(&s);
 	proto_run(&s);
 
 	maildrop_close(&s.md);
 	livefile_remove(&s.live);
+	tls_describe(&s.tls, tls_used, sizeof tls_used);
+	tls_end(&s.tls);
 	/*
 	 * The client has its last reply: hang up now rather than after the
 	 * metrics transaction, so the end of the session costs it nothing.
 	 */
 	hang_up(&s.io);
-	count_end(&s);
 	explicit_bzero(s.io.in, sizeof s.io.in);
+	/*
+	 * Logged before the metrics transaction, not after: journald learns a
+	 * native entry's unit from the sender's /proc entry, so the line must
+	 * not be the process's very last act (docs/design.md, "Logging").
+	 */
 	log_info("session end peer=%s user=%s outcome=%s retr=%llu retr_octets=%llu dele=%llu"
-		 " octets=%llu duration=%.3f",
+		 " octets=%llu duration=%.3f tls=%s",
 		 s.peer, s.logged_in ? s.user : "-", proto_outcome_name(s.outcome),
 		 (unsigned long long)s.delta.retrieved, (unsigned long long)s.retr_octets,
 		 (unsigned long long)s.delta.deleted, (unsigned long long)s.io.octets_out,
-		 elapsed(&t0));
+		 elapsed(&s.t0), tls_used);
+	count_end(&s);
 	return exit_status(s.outcome);
 }

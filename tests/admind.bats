@@ -1155,3 +1155,28 @@ ms_since() {
 	run adm config get filter
 	[ "$output" = "filter=on" ]
 }
+
+@test "pop3-admind migrates a state file of the previous schema at start, and sessions use it" {
+	sqlite3 "$T/state.db" 'ALTER TABLE users DROP COLUMN filter; PRAGMA user_version = 2;'
+	# a session of this version still logs in on the old file
+	run pass_reply alice wonderland
+	[[ "$output" == "+OK Logged in"* ]]
+	serve
+	grep -q "migrated $T/state.db from schema 2 to 3" "$T/admind.log"
+	[ "$(sqlite3 "$T/state.db" 'PRAGMA user_version')" = 3 ]
+	run adm user show alice
+	[[ "$output" == *" filter=default" ]]
+}
+
+@test "pop3-admind refuses a state file of a newer schema" {
+	sqlite3 "$T/state.db" 'PRAGMA user_version = 99;'
+	run start_admind --listen "127.0.0.1:$PORT"
+	[ "$status" -ne 0 ]
+	grep -q "has schema 99, this version knows 3; refusing to touch it" "$T/admind.log"
+}
+
+@test "--init without --maildir-root migrates and keeps the stored maildir_root" {
+	as_user "$ADMIND" --state "$T/state.db" --set maildir_root=/srv/mail
+	as_user "$ADMIND" --state "$T/state.db" --init
+	[ "$(sqlite3 "$T/state.db" "SELECT value FROM settings WHERE name = 'maildir_root'")" = /srv/mail ]
+}

@@ -63,19 +63,24 @@ have_ipv6() {
 
 # start_tcp ADDR:PORT... : serve pop3-session with systemd-socket-activate
 # (what pop3.socket with Accept=yes does) and return once it listens.
+# The array SESSION_ARGS, if set, holds pop3-session's arguments, and
+# SESSION_ENV the names of further variables to pass it.
 # IPv6 addresses are left out on a machine without IPv6 (its IPv6 tests skip).
 start_tcp() {
 	local args=() a fifo="$T/activate.fifo" n_addr=0
+	[ -n "${SESSION_ARGS+set}" ] || SESSION_ARGS=()
+	for a in "${SESSION_ENV[@]}"; do args+=(-E "$a"); done
 	for a in "$@"; do
 		[[ "$a" == "["* ]] && ! have_ipv6 && continue
 		args+=(-l "$a")
 		n_addr=$((n_addr + 1))
 	done
+	rm -f "$fifo" # a second listener in the same test
 	mkfifo "$fifo"
 	# not through the as_user function: $! must be the listener itself
 	"${AS_USER[@]}" systemd-socket-activate "${args[@]}" --accept --inetd \
 		-E POP3_STATE="$T/state.db" -E ASAN_OPTIONS -E UBSAN_OPTIONS \
-		-- "$SESSION" 2>"$fifo" &
+		-- "$SESSION" "${SESSION_ARGS[@]}" 2>"$fifo" &
 	SERVER_PIDS+=($!)
 	# readiness: it prints "Listening on ..." once per socket it bound
 	# (bats owns fd 3: let bash pick a free descriptor)
@@ -109,15 +114,20 @@ make_secret() {
 
 # start_admind ARG...: run pop3-admind as the service user on $T's state
 # file and secret, with ARGs (--listen ...), and return once it has logged
-# "ready on"; false if it ended before that.  ADMIND_PID is the daemon
-# itself, DRAIN_PID the cat that copies the rest of its stderr to
-# $T/admind.log (it ends when the daemon does).
+# "ready on"; false if it ended before that.
 start_admind() {
+	start_admind_cmd "$ADMIND" --state "$T/state.db" --secret-file "$T/secret" "$@"
+}
+
+# start_admind_cmd COMMAND...: the same for a whole command line (say, env
+# VAR=... pop3-admind ...).  ADMIND_PID is the daemon itself, DRAIN_PID the
+# cat that copies the rest of its stderr to $T/admind.log (it ends when
+# the daemon does).
+start_admind_cmd() {
 	local fifo="$T/admind.$((N_FIFO += 1)).fifo" line rfd ready=1
 	mkfifo "$fifo"
 	# not through the as_user function: $! must be the daemon itself
-	"${AS_USER[@]}" "$ADMIND" --state "$T/state.db" --secret-file "$T/secret" "$@" \
-		2>"$fifo" 3>&- &
+	"${AS_USER[@]}" "$@" 2>"$fifo" 3>&- &
 	ADMIND_PID=$!
 	SERVER_PIDS+=($!)
 	# bats owns fd 3: let bash pick a free descriptor

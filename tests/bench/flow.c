@@ -9,6 +9,10 @@
  * usage: flow HOST PORT USER PASS CLIENTS SECONDS
  * USER and PASS may hold one %d: client c (from 1) then uses its own user,
  * since a maildrop admits one session at a time.
+ *
+ * Built with -DFLOW_TLS -lssl -lcrypto, FLOW_TLS=1 in the environment
+ * makes every connection implicit TLS (port 995 style), a full handshake
+ * each time (no session resumption, like a new client), no verification.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +30,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef FLOW_TLS
+#include <openssl/ssl.h>
+static SSL_CTX *tls_ctx; /* set once per client process when FLOW_TLS=1 */
+#endif
+
 #define BUCKETS 200000 /* 10 us each: 0 .. 2 s */
 
 struct result {
@@ -40,13 +49,42 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+struct conn {
+	int fd;
+#ifdef FLOW_TLS
+	SSL *ssl;
+#endif
+};
+
+static ssize_t c_read(struct conn *c, char *buf, size_t n)
+{
+#ifdef FLOW_TLS
+	if (c->ssl) {
+		size_t got = 0;
+		return SSL_read_ex(c->ssl, buf, n, &got) == 1 ? (ssize_t)got : -1;
+	}
+#endif
+	return read(c->fd, buf, n);
+}
+
+static ssize_t c_write(struct conn *c, const char *buf, size_t n)
+{
+#ifdef FLOW_TLS
+	if (c->ssl) {
+		size_t done = 0;
+		return SSL_write_ex(c->ssl, buf, n, &done) == 1 ? (ssize_t)done : -1;
+	}
+#endif
+	return write(c->fd, buf, n);
+}
+
 /* Read until buf ends with end (a status line or a multi-line terminator). */
-static int read_until(int fd, char *buf, size_t cap, const char *end)
+static int read_until(struct conn *c, char *buf, size_t cap, const char *end)
 {
 	size_t len = 0, el = strlen(end);
 
 	for (;;) {
-		ssize_t n = read(fd, buf + len, cap - len - 1);
+		ssize_t n = c_read(c, buf + len, cap - len - 1);
 		if (n <= 0)
 			return -1;
 		len += (size_t)n;
@@ -61,14 +99,22 @@ static int read_until(int fd, char *buf, size_t cap, const char *end)
 static int one_session(const struct addrinfo *ai, const char *cmds)
 {
 	char buf[65536];
-	int fd = socket(ai->ai_family, SOCK_STREAM, 0), one = 1, rc = -1;
+	struct conn c = { .fd = socket(ai->ai_family, SOCK_STREAM, 0) };
+	int one = 1, rc = -1;
 
-	if (fd < 0)
+	if (c.fd < 0)
 		return -1;
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0)
+	(void)setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (connect(c.fd, ai->ai_addr, ai->ai_addrlen) != 0)
 		goto out;
-	if (read_until(fd, buf, sizeof buf, "\r\n") != 0)
+#ifdef FLOW_TLS
+	if (tls_ctx) {
+		c.ssl = SSL_new(tls_ctx);
+		if (!c.ssl || SSL_set_fd(c.ssl, c.fd) != 1 || SSL_connect(c.ssl) != 1)
+			goto out;
+	}
+#endif
+	if (read_until(&c, buf, sizeof buf, "\r\n") != 0)
 		goto out;
 	/* one command at a time, each answered before the next, like the flow */
 	const char *p = cmds;
@@ -76,15 +122,21 @@ static int one_session(const struct addrinfo *ai, const char *cmds)
 		const char *e = strstr(p, "\r\n");
 		size_t n = (size_t)(e - p) + 2;
 		int multi = strncmp(p, "LIST", 4) == 0 || strncmp(p, "RETR", 4) == 0;
-		if (write(fd, p, n) != (ssize_t)n)
+		if (c_write(&c, p, n) != (ssize_t)n)
 			goto out;
-		if (read_until(fd, buf, sizeof buf, multi ? "\r\n.\r\n" : "\r\n") != 0)
+		if (read_until(&c, buf, sizeof buf, multi ? "\r\n.\r\n" : "\r\n") != 0)
 			goto out;
 		p += n;
 	}
 	rc = 0;
 out:
-	close(fd);
+#ifdef FLOW_TLS
+	if (c.ssl) {
+		(void)SSL_shutdown(c.ssl);
+		SSL_free(c.ssl);
+	}
+#endif
+	close(c.fd);
 	return rc;
 }
 
@@ -113,6 +165,15 @@ int main(int argc, char **argv)
 	for (int c = 0; c < clients; c++) {
 		if (fork() == 0) {
 			struct result *rp = &slots[c];
+#ifdef FLOW_TLS
+			if (getenv("FLOW_TLS") && strcmp(getenv("FLOW_TLS"), "1") == 0) {
+				tls_ctx = SSL_CTX_new(TLS_client_method());
+				if (!tls_ctx)
+					_exit(111);
+				SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_OFF);
+				SSL_CTX_set_options(tls_ctx, SSL_OP_NO_TICKET);
+			}
+#endif
 #define r (*rp)
 			char user[128], pass[128];
 			snprintf(user, sizeof user, argv[3], c + 1);
