@@ -5,6 +5,7 @@
 #                   the sample maildir on 127.0.0.1:1110 and [::1]:1110
 #   make test       install missing test dependencies (as root), build, run the suite
 #   make bench      measure the design targets (see docs/performance.md)
+#   make bench-tls  the flow and a 25 MiB RETR over TLS, ours against Dovecot pop3s
 #   make install    copy binaries, man pages, docs, systemd units, sysusers.d and
 #                   tmpfiles.d files under $(DESTDIR)$(PREFIX) (default /usr/local)
 #   make uninstall  remove exactly what make install put there
@@ -119,6 +120,11 @@ bench: deps-test
 	$(MAKE) all
 	scripts/bench $(BUILD)
 
+# implicit TLS: ours against Dovecot's pop3s (installs Dovecot when root)
+bench-tls: deps-test
+	$(MAKE) all
+	scripts/bench-tls $(BUILD)
+
 # ---- install -----------------------------------------------------------------
 # The servers go to SBINDIR (pop3-session-tls must sit next to
 # pop3-session), the client to BINDIR; test and load tools are not installed.
@@ -178,4 +184,4 @@ uninstall:
 clean:
 	rm -rf build run
 
-.PHONY: all run test bench clean deps-build deps-run deps-test install uninstall
+.PHONY: all run test bench bench-tls clean deps-build deps-run deps-test install uninstall
