@@ -5,6 +5,7 @@
 #                   the sample maildir on 127.0.0.1:1110 and [::1]:1110
 #   make test       install missing test dependencies (as root), build, run the suite
 #   make bench      measure the design targets (see docs/performance.md)
+#   make bench-compare  the same suite against Dovecot (installs it when root)
 #   make bench-tls  the flow and a 25 MiB RETR over TLS, ours against Dovecot pop3s
 #   make install    copy binaries, man pages, docs, systemd units, sysusers.d and
 #                   tmpfiles.d files under $(DESTDIR)$(PREFIX) (default /usr/local)
@@ -98,6 +99,7 @@ $(BUILD):
 	mkdir -p $@
 
 -include $(wildcard $(BUILD)/*.d $(BUILD)/admin/*.d)
+include load/load.mk
 
 deps-run:
 	@scripts/deps run
@@ -127,10 +129,12 @@ bench-tls: deps-test
 
 # ---- install -----------------------------------------------------------------
 # The servers go to SBINDIR (pop3-session-tls must sit next to
-# pop3-session), the client to BINDIR; test and load tools are not installed.
+# pop3-session), the client and the load tool to BINDIR, the example
+# workloads to DOCDIR/load; the test programs are not installed.
 SBIN_PROGS = $(filter pop3-session pop3-session-tls pop3-admind,$(notdir $(BINS)))
-BIN_PROGS  = pop3-admin
-MANPAGES   = docs/pop3-session.8 docs/pop3-admind.8 admin/pop3-admin.1
+BIN_PROGS  = pop3-admin pop3-load
+MANPAGES   = docs/pop3-session.8 docs/pop3-admind.8 admin/pop3-admin.1 load/pop3-load.1
+WORKLOADS  = load/flow.workload load/mailstone.workload
 DOCS       = README.md $(wildcard docs/*.md)
 UNITS      = pop3.socket pop3@.service pop3s.socket pop3s@.service pop3-admind.socket pop3-admind.service
 # Units and the sysusers.d/tmpfiles.d entries are rendered from units/*.in
@@ -144,7 +148,7 @@ TEMPLATES = $(UNITS:%=units/%.in) units/pop3.sysusers.in units/pop3.tmpfiles.in
 
 # Copies only.  Never runs systemctl, systemd-sysusers or systemd-tmpfiles
 # (a packager's DESTDIR is not this machine) and never writes a secret.
-install: all $(MANPAGES) $(TEMPLATES) units/README.md
+install: all $(MANPAGES) $(TEMPLATES) $(WORKLOADS) units/README.md
 	for p in $(SBIN_PROGS); do \
 		install -D -m 0755 $(BUILD)/$$p "$(DESTDIR)$(SBINDIR)/$$p" || exit 1; \
 	done
@@ -156,6 +160,7 @@ install: all $(MANPAGES) $(TEMPLATES) units/README.md
 	done
 	for f in $(DOCS); do install -D -m 0644 $$f "$(DESTDIR)$(DOCDIR)/$${f##*/}" || exit 1; done
 	install -D -m 0644 units/README.md $(DESTDIR)$(DOCDIR)/units/README.md
+	for f in $(WORKLOADS); do install -D -m 0644 $$f "$(DESTDIR)$(DOCDIR)/load/$${f##*/}" || exit 1; done
 	for u in $(UNITS); do \
 		$(SUBST) units/$$u.in | install -D -m 0644 /dev/stdin "$(DESTDIR)$(UNITDIR)/$$u" || exit 1; \
 	done
@@ -175,9 +180,10 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(SBIN_PROGS)) $(addprefix $(DESTDIR)$(BINDIR)/,$(BIN_PROGS))
 	rm -f $(foreach f,$(MANPAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(f)))/$(notdir $(f)))
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS))) $(DESTDIR)$(DOCDIR)/units/README.md
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/load/,$(notdir $(WORKLOADS)))
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
 	rm -f $(DESTDIR)$(SYSUSERSDIR)/pop3.conf $(DESTDIR)$(TMPFILESDIR)/pop3.conf
-	for d in $(DESTDIR)$(DOCDIR)/units $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/pop3; do \
+	for d in $(DESTDIR)$(DOCDIR)/units $(DESTDIR)$(DOCDIR)/load $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/pop3; do \
 		[ ! -d "$$d" ] || rmdir --ignore-fail-on-non-empty "$$d" || exit 1; \
 	done
 

@@ -55,7 +55,8 @@ bool cmdline_split(const char *text, struct cmdline *c, const char **why)
 				goto too_long;
 			c->words[o++] = *p++;
 		}
-		if (o + 1 >= sizeof c->words)
+		/* every octet stored above left room for this NUL */
+		if (o >= sizeof c->words)
 			goto too_long;
 		c->words[o++] = '\0';
 	}

@@ -41,6 +41,7 @@ struct pump {
 	pid_t pid;      /* also its process group */
 	bool reaped;
 	int wstatus;
+	int wait_errno; /* waitpid(2) failed: wstatus says nothing */
 	bool no_splice;  /* splice(2) refused (filesystem, seccomp): read and write */
 	char *in;       /* message octets on their way to the filter */
 	size_t in_off, in_len;
@@ -118,6 +119,8 @@ static bool pipe_high(int fds[2])
 		(void)close(fds[i]);
 		if (hi < 0) {
 			(void)close(fds[1 - i]);
+			/* both are closed: the caller's close_pipe() must not close them again */
+			fds[0] = fds[1] = -1;
 			errno = saved;
 			return false;
 		}
@@ -324,6 +327,17 @@ static bool drain(struct pump *p)
 {
 	ssize_t n = read(p->from_child, p->chunk, POP3_STREAM_RAW);
 
+	if (n < 0 && errno == EAGAIN && p->reaped) {
+		/*
+		 * The filter has exited and its group was killed before it was
+		 * reaped, so all it wrote is already in the pipe.  A writer still
+		 * holding the pipe left the group (setsid): what it might write
+		 * is not the filter's output, and waiting for it to close would
+		 * hold RETR until filter_timeout and then fail it.
+		 */
+		close_fd(&p->from_child);
+		return true;
+	}
 	if (n < 0)
 		return (errno == EAGAIN || errno == EINTR) ? true
 			: fail(p, "reason=io (reading the filter: %s)", strerror(errno));
@@ -349,14 +363,40 @@ static bool drain(struct pump *p)
 	return true;
 }
 
+/*
+ * The filter may echo the message, which anybody can send: its '=' must
+ * not become a key=value field of the log line (a second POP3_USER or
+ * POP3_PEER in the journal), nor a control octet anything else.  Blanks
+ * stay, so the line stays readable.  dst holds 4 octets per one of src.
+ */
+static void escape_stderr(char *dst, const char *src, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)src[i];
+		if (c >= 0x20 && c < 0x7f && c != '=' && c != '\\') {
+			*dst++ = (char)c;
+			continue;
+		}
+		*dst++ = '\\';
+		*dst++ = 'x';
+		*dst++ = hex[c >> 4];
+		*dst++ = hex[c & 15];
+	}
+	*dst = '\0';
+}
+
 static void log_errline(struct pump *p)
 {
+	char safe[4 * sizeof p->errline];
+
 	if (p->errlen == 0)
 		return;
-	p->errline[p->errlen] = '\0';
+	escape_stderr(safe, p->errline, p->errlen);
 	p->errlen = 0;
 	if (p->errlines++ < POP3_FILTER_STDERR_LINES)
-		log_warn("filter stderr user=%s msg=%zu: %s", p->job->user, p->job->msgno, p->errline);
+		log_warn("filter stderr user=%s msg=%zu: %s", p->job->user, p->job->msgno, safe);
 	else if (p->errlines == POP3_FILTER_STDERR_LINES + 1)
 		log_warn("filter stderr user=%s msg=%zu: further lines not logged", p->job->user,
 			 p->job->msgno);
@@ -390,10 +430,15 @@ static void drain_stderr(struct pump *p)
 
 static void reap(struct pump *p)
 {
+	pid_t r;
+
 	/* stragglers it left behind (say, "sleep &") would hold its stdout open */
 	stop_group(p);
-	while (waitpid(p->pid, &p->wstatus, 0) < 0 && errno == EINTR)
+	while ((r = waitpid(p->pid, &p->wstatus, 0)) < 0 && errno == EINTR)
 		;
+	/* ECHILD: someone else reaped it (SIGCHLD ignored); its status is lost */
+	if (r < 0)
+		p->wait_errno = errno;
 	p->reaped = true;
 }
 
@@ -408,6 +453,16 @@ static bool pump_run(struct pump *p)
 
 		if (p->from_child < 0 && p->reaped)
 			return true;
+		/*
+		 * TOP has its lines and the filter has had its SIGKILL: reap it
+		 * now rather than wait in poll, where the deadline could still
+		 * pass and turn a complete TOP into a failure.
+		 */
+		if (p->enough) {
+			if (!p->reaped)
+				reap(p);
+			return true;
+		}
 		if (p->to_child >= 0) {
 			pf[n] = (struct pollfd){ .fd = p->to_child, .events = POLLOUT };
 			fdp[n++] = &p->to_child;
@@ -427,6 +482,16 @@ static bool pump_run(struct pump *p)
 		long long left = ms_between(now(), p->deadline);
 		if (left <= 0)
 			return fail(p, "reason=timeout (no result after %u s)", p->job->timeout_s);
+		/*
+		 * Exited: what is left in its stdout pipe is read without waiting
+		 * (the deadline still holds, should a writer that escaped its
+		 * group keep the pipe full).
+		 */
+		if (p->reaped && p->from_child >= 0) {
+			if (!drain(p))
+				return false;
+			continue;
+		}
 		int r = poll(pf, n, left > 60000 ? 60000 : (int)left);
 		if (r < 0 && errno != EINTR)
 			return fail(p, "reason=io (poll: %s)", strerror(errno));
@@ -452,6 +517,8 @@ static bool exited_well(struct pump *p)
 {
 	if (p->enough)
 		return true; /* stopped by us: its status says nothing */
+	if (p->wait_errno)
+		return fail(p, "reason=wait (%s)", strerror(p->wait_errno));
 	if (WIFEXITED(p->wstatus) && WEXITSTATUS(p->wstatus) == 0)
 		return true;
 	if (WIFEXITED(p->wstatus))

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -56,20 +57,46 @@ void handoff_exec(int argc, char *const argv[], const struct handoff *h)
 	(void)execv(path, args);
 }
 
+/*
+ * One decimal field of the --resume-stls text: digits only (no sign, no
+ * blank, no empty field), at most max, then sep.  sscanf(3) would take
+ * " 1", "+1" and "-1" (which %u turns into UINT_MAX: ten login attempts
+ * more), and its overflow is undefined.
+ */
+static bool field(const char **p, uint64_t max, char sep, uint64_t *v)
+{
+	const char *s = *p;
+	uint64_t n = 0;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		uint64_t d = (uint64_t)(*s - '0');
+		if (d > max || n > (max - d) / 10)
+			return false;
+		n = n * 10 + d;
+	}
+	if (*s != sep)
+		return false;
+	*p = s + (sep ? 1 : 0);
+	*v = n;
+	return true;
+}
+
 bool handoff_parse(const char *text, struct handoff *h)
 {
-	unsigned long long lf;
-	long long sec;
-	long nsec;
-	int counted, end = 0;
+	uint64_t att, fail, lf, counted, sec, nsec;
+	const char *p = text;
 
-	if (sscanf(text, "%u:%u:%llu:%d:%lld:%ld%n", &h->attempts, &h->failures, &lf, &counted, &sec,
-		   &nsec, &end) != 6 || text[end] != '\0' || (counted != 0 && counted != 1) ||
-	    sec < 0 || nsec < 0 || nsec >= 1000000000)
+	if (!field(&p, UINT_MAX, ':', &att) || !field(&p, UINT_MAX, ':', &fail) ||
+	    !field(&p, UINT64_MAX, ':', &lf) || !field(&p, 1, ':', &counted) ||
+	    !field(&p, INT64_MAX, ':', &sec) || !field(&p, 999999999, '\0', &nsec))
 		return false;
+	h->attempts = (unsigned)att;
+	h->failures = (unsigned)fail;
 	h->logins_failed = lf;
 	h->counted_start = counted == 1;
 	h->t0.tv_sec = (time_t)sec;
-	h->t0.tv_nsec = nsec;
+	h->t0.tv_nsec = (long)nsec;
 	return true;
 }

@@ -500,7 +500,8 @@ static enum result cmd_stls(struct session *s, char *args)
 /*
  * RFC 2449 CAPA, RFC 2595 STLS: what is offered depends on the state.
  * Password logins are listed only where plaintext_auth allows them (or
- * inside TLS), STLS only before login, with a certificate, outside TLS.
+ * inside TLS); STLS with a certificate, outside TLS, in both states, as
+ * RFC 2449 section 5 asks of what the AUTHORIZATION state offers.
  */
 static enum result cmd_capa(struct session *s, char *args)
 {
@@ -511,7 +512,7 @@ static enum result cmd_capa(struct session *s, char *args)
 	ok = iobuf_puts(&s->io, "+OK Capability list follows\r\nTOP\r\nUIDL\r\n");
 	if (ok && password_allowed(s))
 		ok = iobuf_puts(&s->io, "USER\r\nSASL PLAIN\r\n");
-	if (ok && s->phase == PHASE_AUTHORIZATION && s->tls_configured && !s->tls.active)
+	if (ok && s->tls_configured && !s->tls.active)
 		ok = iobuf_puts(&s->io, "STLS\r\n");
 	if (ok)
 		ok = iobuf_puts(&s->io, "RESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"

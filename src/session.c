@@ -346,7 +346,13 @@ int main(int argc, char **argv)
 	s.argc = argc;
 	s.argv = argv;
 	rc = parse_options(argc, argv, &opt);
-	if (rc == EXIT_OK && opt.resume_stls && (!tls_linked() || !resume(&s, opt.resume_stls)))
+	/*
+	 * --resume-stls is pop3-session's STLS hand-off, which never happens
+	 * inside implicit TLS: with both, the STLS answer would go inside the
+	 * TLS session and a second handshake would start over the first.
+	 */
+	if (rc == EXIT_OK && opt.resume_stls &&
+	    (opt.implicit_tls || !tls_linked() || !resume(&s, opt.resume_stls)))
 		rc = EXIT_USAGE;
 	if (rc != EXIT_OK) {
 		usage(stderr);
@@ -361,6 +367,14 @@ int main(int argc, char **argv)
 	}
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		log_warn("cannot ignore SIGPIPE: %s", strerror(errno));
+	/*
+	 * A SIGCHLD ignored by whoever started us survives exec(2): the kernel
+	 * would then reap the filter itself, so waitpid(2) could not tell its
+	 * exit status and its process-group id could be reused before we
+	 * kill the group (filter.c).
+	 */
+	if (signal(SIGCHLD, SIG_DFL) == SIG_ERR)
+		log_warn("cannot reset SIGCHLD: %s", strerror(errno));
 
 	config_defaults(&s.cfg);
 	if (!apply_overrides(&s.cfg, &opt))

@@ -220,8 +220,19 @@ bool tls_write(struct tls *t, const void *src, size_t n, int timeout_ms)
 			continue;
 		}
 		int err = SSL_get_error(t->ssl, 0);
-		if ((err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) &&
-		    wait_for(t, err, &deadline))
+		if (err == SSL_ERROR_WANT_WRITE && wait_for(t, err, &deadline)) {
+			/*
+			 * Room again: the client is reading.  Under back-pressure
+			 * SSL_write_ex() never returns 1 (each call finishes the
+			 * pending record, starts the next and meets EAGAIN), so this
+			 * is where progress shows: a steady slow reader must not be
+			 * cut off in the middle of a 384 KiB write, as plaintext's
+			 * SO_SNDTIMEO would not cut it off either.
+			 */
+			deadline = deadline_in(timeout_ms);
+			continue;
+		}
+		if (err == SSL_ERROR_WANT_READ && wait_for(t, err, &deadline))
 			continue;
 		ERR_clear_error();
 		return false;

@@ -3,6 +3,7 @@
  */
 #include "tls.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +33,13 @@ static bool given(const char *path)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
+	/*
+	 * Only a missing file is no certificate.  One we may not read (a
+	 * credential left root-only) is a broken one: it must reach
+	 * tls_prepare(), whose log line names it, not switch TLS off silently.
+	 */
 	if (fd < 0)
-		return false;
+		return errno != ENOENT;
 	n = read(fd, buf, sizeof buf);
 	(void)close(fd);
 	if (n > 0 && buf[n - 1] == '\n')

@@ -283,3 +283,89 @@ with open(sys.argv[1], "wb") as f:
 	[ "${lines[3]}" = "-ERR [SYS/TEMP] The message filter failed; try again later" ]
 	grep -q 'reason=spawn (/nonexistent/filter: No such file or directory)' "$T/err"
 }
+
+@test "a grandchild that left the filter's process group and keeps its stdout open does not stall RETR" {
+	# the straggler calls setsid(2): kill(-pgid) cannot reach it, and it
+	# holds the filter's stdout; the leader waits until it has left
+	mkfifo "$T/esc"
+	if [ "$(id -u)" -eq 0 ]; then chown "$TEST_USER": "$T/esc"; fi
+	filter_on "/bin/sh -c '/usr/bin/setsid /bin/sh -c \"echo >$T/esc; exec /bin/sleep 4243.25\" & read x <$T/esc; exec /bin/cat'"
+	mkfifo "$T/in" "$T/out"
+	pop3 <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
+	bg=$!
+	exec {w}>"$T/in" {r}<"$T/out"
+	crlf 'USER alice' 'PASS wonderland' 'RETR 1' >&"$w"
+	# the default filter_timeout is 60 s: the answer must not wait for it
+	for i in 1 2 3 4; do read -r -t 20 line <&"$r" || break; done
+	for p in $(pgrep -f 'sleep 4243.25'); do kill "$p"; done
+	[ "${line%$'\r'}" = "+OK 704 octets" ]
+	crlf 'QUIT' >&"$w"
+	exec {w}>&-
+	cat <&"$r" >"$T/rest"
+	exec {r}<&-
+	wait "$bg"
+	grep -q '^+OK Bye' "$T/rest"
+	! grep -q 'filter failed' "$T/err"
+}
+
+@test "a SIGCHLD ignored by whoever started the session does not make a failing filter succeed" {
+	# an ignored SIGCHLD survives exec: the kernel would reap the filter
+	# itself and waitpid(2) could not tell its exit status
+	filter_on /bin/false
+	crlf 'USER alice' 'PASS wonderland' 'RETR 1' 'QUIT' >"$T/cmds"
+	python3 -c 'import os, signal, sys
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+os.execvp(sys.argv[1], sys.argv[1:])' "${AS_USER[@]}" "$SESSION" --state "$T/state.db" \
+		<"$T/cmds" 2>"$T/err" | tr -d '\r' >"$T/got"
+	[ "$(sed -n 4p "$T/got")" = "-ERR [SYS/TEMP] The message filter failed; try again later" ]
+	grep -q 'filter failed user=alice msg=1 reason=exit (status 1)' "$T/err"
+}
+
+@test "TOP that has its lines is not failed by filter_timeout while the filter it stopped is reaped" {
+	# the session is stopped while it waits for the filter, the filter's
+	# output arrives and the deadline passes; on resuming, TOP reads its
+	# lines, stops the filter, and must answer with them
+	mkfifo "$T/started" "$T/gate" "$T/ready" "$T/in" "$T/out"
+	if [ "$(id -u)" -eq 0 ]; then chown "$TEST_USER": "$T/started" "$T/gate" "$T/ready"; fi
+	filter_on "/bin/sh -c 'echo \$PPID >$T/started; read g <$T/gate; /bin/cat; echo >$T/ready; exec /bin/sleep 4244.25'"
+	set_ filter_timeout=1
+	pop3 <"$T/in" >"$T/out" 2>"$T/err" 3>&- &
+	bg=$!
+	exec {w}>"$T/in" {r}<"$T/out"
+	crlf 'USER alice' 'PASS wonderland' 'TOP 1 0' >&"$w"
+	read -r spid <"$T/started"
+	# the filter's parent is the session: wait until it sleeps in poll(2)
+	until [ "$(sed 's/.*) \(.\).*/\1/' "/proc/$spid/stat")" = S ]; do :; done
+	kill -STOP "$spid"
+	echo >"$T/gate"
+	read -r g <"$T/ready"
+	# let the 1 s deadline pass while the session is stopped (not a wait for an event)
+	sleep 1.5
+	kill -CONT "$spid"
+	for i in 1 2 3 4; do read -r -t 20 line <&"$r" || break; done
+	[ "${line%$'\r'}" = "+OK" ]
+	crlf 'QUIT' >&"$w"
+	exec {w}>&-
+	cat <&"$r" | tr -d '\r' >"$T/rest"
+	exec {r}<&-
+	wait "$bg"
+	grep -qx 'Subject: Lunch on Thursday?' "$T/rest"
+	grep -q '^+OK Bye' "$T/rest"
+	[ -z "$(pgrep -f 'sleep 4244.25' || true)" ]
+}
+
+@test "a filter's stderr cannot add key=value fields to the log line" {
+	filter_on '/bin/sh -c "echo peer=192.0.2.66 user=root \\\\ >&2; cat"'
+	run session 'USER alice' 'PASS wonderland' 'RETR 1' 'QUIT'
+	[ "${lines[3]}" = "+OK 704 octets" ]
+	grep -qF 'filter stderr user=alice msg=1: peer\x3d192.0.2.66 user\x3droot \x5c' "$T/err"
+	! grep -q 'peer=192.0.2.66' "$T/err"
+}
+
+@test "a filter command of 1023 octets, the longest a setting holds, is accepted" {
+	long=/$(head -c 1022 /dev/zero | tr '\0' a)
+	run as_user "$ADMIND" --state "$T/state.db" --set "filter_command=$long"
+	[ "$status" -eq 0 ]
+	run as_user "$ADMIND" --state "$T/state.db" --set "filter_command=${long}a"
+	[ "$status" -eq 1 ]
+}

@@ -41,6 +41,10 @@ expected_usr() {
 	local b f
 	for b in pop3-session pop3-session-tls pop3-admind; do echo "755 usr/sbin/$b"; done
 	echo "755 usr/bin/pop3-admin"
+	echo "755 usr/bin/pop3-load"
+	echo "644 usr/share/man/man1/pop3-load.1"
+	echo "644 usr/share/doc/pop3/load/flow.workload"
+	echo "644 usr/share/doc/pop3/load/mailstone.workload"
 	echo "644 usr/share/man/man8/pop3-session.8"
 	echo "644 usr/share/man/man8/pop3-admind.8"
 	echo "644 usr/share/man/man1/pop3-admin.1"

@@ -140,14 +140,16 @@ py() {
 	[ "$(ls "$T/out2/new" | wc -l)" -eq 3 ]
 }
 
-@test "plaintext pipelined after STLS is discarded, never run inside TLS" {
+# stls_injection: STLS with a login and a deletion pipelined behind it in
+# one segment; after the handshake the session must not be logged in, and
+# nothing deleted.
+stls_injection() {
 	start_tcp "127.0.0.1:$PORT"
 	py <<-'EOF'
 	import socket, ssl, sys
 	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
 	f = s.makefile("rb")
 	assert f.readline().startswith(b"+OK")
-	# one segment: STLS and an injected login and deletion behind it
 	s.sendall(b"STLS\r\nUSER alice\r\nPASS wonderland\r\nDELE 1\r\nQUIT\r\n")
 	assert f.readline() == b"+OK Begin TLS negotiation\r\n"
 	ctx = ssl.create_default_context()
@@ -165,6 +167,15 @@ py() {
 	[ "$(ls "$T/mail/alice/cur" | wc -l)" -eq 5 ]
 	run chat 127.0.0.1 "$PORT" < <(crlf 'QUIT')
 	grep -q 'input after STLS discarded octets=43 peer=127.0.0.1' "$T/activate.log"
+}
+
+@test "plaintext pipelined after STLS is discarded, never run inside TLS" {
+	stls_injection
+}
+
+@test "plaintext pipelined after STLS is discarded in pop3-session-tls too, where no hand-off happens" {
+	SESSION=$POP3_BUILD/pop3-session-tls
+	stls_injection
 }
 
 @test "STLS twice, STLS with an argument, STLS in TRANSACTION" {
@@ -320,4 +331,102 @@ with open(sys.argv[1], "wb") as f:
 	run chat 127.0.0.1 "$PORT" < <(crlf 'CAPA' 'STLS' 'QUIT')
 	[[ "$output" != *$'\nSTLS'* ]]
 	[[ "$output" == *"-ERR STLS is not available: no certificate is configured"* ]]
+}
+
+@test "over TLS a client that reads steadily but slowly is not cut off: the timeout bounds a stall, not a whole write" {
+	# 300 KiB leave in writes of 128 KiB and more; the client takes about
+	# 1.6 s for each, with --timeout 1: every record makes progress in time
+	python3 -c '
+import sys
+line = b"0123456789" * 7 + b"\n"
+with open(sys.argv[1], "wb") as f:
+    f.write(b"Subject: big\n\n")
+    f.write(line * (300 * 1024 // len(line)))' "$T/mail/carlos/cur/1800000000.M3P3.big:2,"
+	if [ "$(id -u)" -eq 0 ]; then chown -R "$TEST_USER": "$T/mail"; fi
+	python3 -m pop3lib wire "$T/mail/carlos/cur/1800000000.M3P3.big:2," >"$T/want"
+	python3 - "$T/want" "${AS_USER[@]}" "$POP3_BUILD/pop3-session-tls" --state "$T/state.db" \
+		--implicit-tls --timeout 1 "${SESSION_ARGS[@]}" <<-'EOF'
+	import socket, ssl, subprocess, sys, time
+	want = open(sys.argv[1], "rb").read()
+	a, b = socket.socketpair()
+	# the session's end buffers little: it sees the client's pace
+	b.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+	a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+	p = subprocess.Popen(sys.argv[2:], stdin=b, stdout=b)
+	b.close()
+	ctx = ssl.create_default_context()
+	ctx.check_hostname = False
+	ctx.verify_mode = ssl.CERT_NONE
+	t = ctx.wrap_socket(a)
+	buf = b""
+	def until(end):
+	    global buf
+	    while end not in buf:
+	        c = t.recv(8192)
+	        assert c, buf[-200:]
+	        buf += c
+	        if len(buf) > 20000:
+	            time.sleep(0.1)  # about 80 KB/s once the message flows
+	    i = buf.index(end) + len(end)
+	    out, buf = buf[:i], buf[i:]
+	    return out
+	until(b"ready\r\n")
+	t.sendall(b"USER carlos\r\nPASS montana\r\nRETR 4\r\n")
+	until(b"Send PASS\r\n"); until(b"octets)\r\n")
+	assert until(b"octets\r\n") == b"+OK %d octets\r\n" % len(want)
+	assert until(b"\r\n.\r\n") == want + b".\r\n"
+	t.sendall(b"QUIT\r\n")
+	assert until(b"\r\n").startswith(b"+OK Bye")
+	assert p.wait() == 0
+	EOF
+	# a client that stops reading altogether is still cut off after --timeout
+	python3 - "${AS_USER[@]}" "$POP3_BUILD/pop3-session-tls" --state "$T/state.db" \
+		--implicit-tls --timeout 1 "${SESSION_ARGS[@]}" <<-'EOF'
+	import socket, ssl, subprocess, sys
+	a, b = socket.socketpair()
+	b.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+	a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+	p = subprocess.Popen(sys.argv[1:], stdin=b, stdout=b)
+	b.close()
+	ctx = ssl.create_default_context()
+	ctx.check_hostname = False
+	ctx.verify_mode = ssl.CERT_NONE
+	t = ctx.wrap_socket(a)
+	t.sendall(b"USER carlos\r\nPASS montana\r\nRETR 4\r\n")
+	assert p.wait(timeout=20) == 1
+	EOF
+}
+
+@test "--resume-stls is parsed strictly: no sign, no blanks, no overflow" {
+	crlf QUIT >"$T/cmds"
+	for bad in -1:0:0:1:5:0 ' 1:0:0:1:5:0' +1:0:0:1:5:0 4294967296:0:0:1:5:0 \
+		1:0:18446744073709551616:1:5:0 1:0:0:1:5:0: 1:0:0:2:5:0 1:0:0:1:5:1000000000 \
+		1::0:1:5:0 1:0:0:1:-0:0 '1:0:0:1:5:0 '; do
+		run as_user "$POP3_BUILD/pop3-session-tls" --state "$T/state.db" "${SESSION_ARGS[@]}" \
+			"--resume-stls=$bad" <"$T/cmds"
+		[ "$status" -eq 100 ] || { echo "accepted: '$bad'"; false; }
+	done
+	# pop3-session hands an STLS over, never an implicit TLS session's
+	run as_user "$POP3_BUILD/pop3-session-tls" --state "$T/state.db" "${SESSION_ARGS[@]}" \
+		--implicit-tls --resume-stls=2:1:1:1:5:0 <"$T/cmds"
+	[ "$status" -eq 100 ]
+	run as_user "$POP3_BUILD/pop3-session-tls" --state "$T/state.db" "${SESSION_ARGS[@]}" \
+		--resume-stls=2:1:1:1:5:999999999 <"$T/cmds"
+	[ "${lines[0]%$'\r'}" = "+OK Begin TLS negotiation" ]
+}
+
+@test "an unreadable credential is a broken certificate, not a missing one: STLS says -ERR and the log names it" {
+	mkdir "$T/creds"
+	cp "$T/cert.pem" "$T/creds/tls.crt"
+	cp "$T/key.pem" "$T/creds/tls.key"
+	chmod 000 "$T/creds/tls.key"
+	if [ "$(id -u)" -eq 0 ]; then chown -R "$TEST_USER": "$T/creds"; fi
+	SESSION_ARGS=()
+	export CREDENTIALS_DIRECTORY=$T/creds
+	SESSION_ENV=(CREDENTIALS_DIRECTORY)
+	start_tcp "127.0.0.1:$PORT"
+	run chat 127.0.0.1 "$PORT" < <(crlf 'CAPA' 'STLS' 'QUIT')
+	[[ "$output" == *$'\nSTLS\r'* ]]
+	[[ "$output" == *"-ERR [SYS/TEMP] TLS is unavailable now; try again later"* ]]
+	grep -q "cannot start TLS peer=127.0.0.1: $T/creds/tls.key: " "$T/activate.log"
 }
