@@ -175,19 +175,28 @@ static void peer_address(char *buf, size_t cap)
  * addresses 127.0.0.1 and ::1, or a peer whose address is the one it
  * connected to (the same machine).  127.0.0.2 connecting to 127.0.0.1 is
  * not trusted: the rule is about addresses, not about the lo interface.
+ * The kernel's addresses decide, never REMOTE_ADDR or TCPREMOTEIP: a
+ * variable left in a super-server's own environment must not make every
+ * client local.  A socket without a peer (reset already) is not local.
  */
-static bool peer_is_local(const char *peer)
+static bool peer_is_local(void)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	char self[64];
+	struct sockaddr_storage peer, self;
+	socklen_t plen = sizeof peer, slen = sizeof self;
+	char p[64], l[64];
 
-	if (strcmp(peer, "local") == 0 || strcmp(peer, "127.0.0.1") == 0 || strcmp(peer, "::1") == 0)
+	if (getpeername(STDIN_FILENO, (struct sockaddr *)&peer, &plen) != 0)
+		return errno == ENOTSOCK;
+	if (peer.ss_family == AF_UNIX)
 		return true;
-	if (getsockname(STDIN_FILENO, (struct sockaddr *)&ss, &len) != 0 ||
-	    !addr_text(&ss, self, sizeof self))
+	if (!addr_text(&peer, p, sizeof p))
 		return false;
-	return strcmp(self, peer) == 0;
+	if (strcmp(p, "127.0.0.1") == 0 || strcmp(p, "::1") == 0)
+		return true;
+	if (getsockname(STDIN_FILENO, (struct sockaddr *)&self, &slen) != 0 ||
+	    !addr_text(&self, l, sizeof l))
+		return false;
+	return strcmp(p, l) == 0;
 }
 
 /*
@@ -381,7 +390,7 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	log_set_level(s.cfg.log_level);
 	peer_address(s.peer, sizeof s.peer);
-	s.peer_local = peer_is_local(s.peer);
+	s.peer_local = peer_is_local();
 	s.tls_configured = tls_files_find(&s.tls_files, opt.tls_cert, opt.tls_key);
 	iobuf_init(&s.io, STDIN_FILENO, STDOUT_FILENO, (int)s.cfg.idle_timeout * 1000);
 	bound_pipe_writes(&s.io);

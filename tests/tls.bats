@@ -430,3 +430,18 @@ with open(sys.argv[1], "wb") as f:
 	[[ "$output" == *"-ERR [SYS/TEMP] TLS is unavailable now; try again later"* ]]
 	grep -q "cannot start TLS peer=127.0.0.1: $T/creds/tls.key: " "$T/activate.log"
 }
+
+@test "plaintext_auth local trusts the kernel's addresses, not a REMOTE_ADDR in the environment" {
+	export REMOTE_ADDR=127.0.0.1
+	SESSION_ENV=(REMOTE_ADDR)
+	start_tcp "127.0.0.1:$PORT"
+	py <<-'EOF'
+	import socket, sys
+	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20,
+	                             source_address=("127.0.0.2", 0))
+	f = s.makefile("rb")
+	f.readline()
+	s.sendall(b"USER alice\r\nQUIT\r\n")
+	assert f.readline().startswith(b"-ERR [AUTH] Plaintext authentication disallowed"), "trusted"
+	EOF
+}
