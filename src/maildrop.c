@@ -292,14 +292,20 @@ static bool scan_new(struct maildrop *md, size_t *cap)
 
 	if (!d)
 		return errno == ENOENT;
-	if (!names_build(&taken, md)) {
-		(void)closedir(d);
-		return false;
-	}
+	/*
+	 * The set of names in cur/ is built at the first message in new/, not
+	 * before: usually new/ is empty, and building it for a big maildrop
+	 * cost every login a pass over all its names.
+	 */
+	taken.slot = NULL;
 	bool ok = true;
 	while (ok && (errno = 0, e = readdir(d)) != NULL) {
 		if (!maybe_message(e))
 			continue;
+		if (!taken.slot && !names_build(&taken, md)) {
+			ok = false;
+			break;
+		}
 		size_t ulen = strcspn(e->d_name, ":");
 		const char *moved = move_to_cur(md->dirfd, e->d_name, (uint64_t)e->d_ino,
 						names_has(&taken, md, e->d_name, ulen), to, sizeof to);
