@@ -152,51 +152,46 @@ static bool addr_text(const struct sockaddr_storage *ss, char *buf, size_t cap)
 	return false;
 }
 
-static void peer_address(char *buf, size_t cap)
+/*
+ * Who the client is, from one getpeername(2): the address for the log
+ * (REMOTE_ADDR or TCPREMOTEIP, when a super-server set one, else the
+ * kernel's; "local" on a pipe), and whether plaintext_auth=local trusts it.
+ *
+ * Trusted: a pipe, the loopback addresses 127.0.0.1 and ::1, or a peer
+ * whose address is the one it connected to (the same machine).  127.0.0.2
+ * connecting to 127.0.0.1 is not: the rule is about addresses, not about
+ * the lo interface.  The kernel's addresses decide, never the environment:
+ * a variable left in a super-server's own environment must not make every
+ * client local.  A socket without a peer (reset already) is not local.
+ */
+static void identify_peer(struct session *s)
 {
 	static const char *const vars[] = { "REMOTE_ADDR", "TCPREMOTEIP" };
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
+	struct sockaddr_storage peer, self;
+	socklen_t plen = sizeof peer, slen = sizeof self;
+	char kernel[64] = "local", l[64];
+	bool named = false;
 
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < 2 && !named; i++) {
 		const char *v = getenv(vars[i]);
 		if (v && strncasecmp(v, "::ffff:", 7) == 0 && strchr(v, '.'))
 			v += 7;
-		if (v && copy_addr(buf, cap, v))
-			return;
+		named = v && copy_addr(s->peer, sizeof s->peer, v);
 	}
-	memcpy(buf, "local", sizeof "local");
-	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) == 0 && !addr_text(&ss, buf, cap))
-		memcpy(buf, "local", sizeof "local");
-}
-
-/*
- * plaintext_auth=local trusts a client on this host: a pipe, the loopback
- * addresses 127.0.0.1 and ::1, or a peer whose address is the one it
- * connected to (the same machine).  127.0.0.2 connecting to 127.0.0.1 is
- * not trusted: the rule is about addresses, not about the lo interface.
- * The kernel's addresses decide, never REMOTE_ADDR or TCPREMOTEIP: a
- * variable left in a super-server's own environment must not make every
- * client local.  A socket without a peer (reset already) is not local.
- */
-static bool peer_is_local(void)
-{
-	struct sockaddr_storage peer, self;
-	socklen_t plen = sizeof peer, slen = sizeof self;
-	char p[64], l[64];
-
-	if (getpeername(STDIN_FILENO, (struct sockaddr *)&peer, &plen) != 0)
-		return errno == ENOTSOCK;
-	if (peer.ss_family == AF_UNIX)
-		return true;
-	if (!addr_text(&peer, p, sizeof p))
-		return false;
-	if (strcmp(p, "127.0.0.1") == 0 || strcmp(p, "::1") == 0)
-		return true;
-	if (getsockname(STDIN_FILENO, (struct sockaddr *)&self, &slen) != 0 ||
-	    !addr_text(&self, l, sizeof l))
-		return false;
-	return strcmp(p, l) == 0;
+	if (getpeername(STDIN_FILENO, (struct sockaddr *)&peer, &plen) != 0) {
+		s->peer_local = errno == ENOTSOCK;
+	} else if (peer.ss_family == AF_UNIX) {
+		s->peer_local = true;
+	} else if (!addr_text(&peer, kernel, sizeof kernel)) {
+		memcpy(kernel, "local", sizeof "local");
+		s->peer_local = false;
+	} else {
+		s->peer_local = strcmp(kernel, "127.0.0.1") == 0 || strcmp(kernel, "::1") == 0 ||
+				(getsockname(STDIN_FILENO, (struct sockaddr *)&self, &slen) == 0 &&
+				 addr_text(&self, l, sizeof l) && strcmp(kernel, l) == 0);
+	}
+	if (!named)
+		memcpy(s->peer, kernel, strlen(kernel) + 1); /* both are 64 octets */
 }
 
 /*
@@ -389,8 +384,7 @@ int main(int argc, char **argv)
 	if (!apply_overrides(&s.cfg, &opt))
 		return EXIT_CONFIG;
 	log_set_level(s.cfg.log_level);
-	peer_address(s.peer, sizeof s.peer);
-	s.peer_local = peer_is_local();
+	identify_peer(&s);
 	s.tls_configured = tls_files_find(&s.tls_files, opt.tls_cert, opt.tls_key);
 	iobuf_init(&s.io, STDIN_FILENO, STDOUT_FILENO, (int)s.cfg.idle_timeout * 1000);
 	bound_pipe_writes(&s.io);
